@@ -1,0 +1,1 @@
+"""Fleet telemetry platform: a Dagster code location."""

@@ -1,0 +1,1 @@
+"""Dagster resources (ConfigurableResource); nothing here opens a connection at import."""

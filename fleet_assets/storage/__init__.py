@@ -1,0 +1,1 @@
+"""Storage: Hive-partitioned Parquet (source of truth) and DuckDB query views."""

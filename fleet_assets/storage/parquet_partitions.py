@@ -1,0 +1,117 @@
+"""Hive-style daily Parquet partitions, replaced atomically.
+
+Layout: ``<root>/<dataset>/date=YYYY-MM-DD/part-0.parquet``. Each partition is
+exactly one file, written to a hidden temporary name in the same directory,
+fsynced, then moved over the old file with ``os.replace``. Readers (DuckDB,
+Polars, pandas, BigQuery) therefore see either the previous partition or the
+new one, never an empty or doubled one, even if the writer is SIGKILLed; and
+the cost of replacing a partition does not depend on how much history exists.
+Hidden ``.``-prefixed temp files are ignored by ``*.parquet`` globs and by
+Spark/BigQuery conventions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PART_FILE = "part-0.parquet"
+_PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    path: Path
+    rows: int
+    bytes: int
+
+
+def partition_dir(dataset_root: Path, day: str | date) -> Path:
+    key = day.isoformat() if isinstance(day, date) else date.fromisoformat(day).isoformat()
+    return Path(dataset_root) / f"date={key}"
+
+
+def write_partition(dataset_root: Path, day: str | date, table: pa.Table) -> PartitionWrite:
+    """Atomically replace the partition for ``day`` with ``table`` (may be empty)."""
+    target_dir = partition_dir(dataset_root, day)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    final = target_dir / PART_FILE
+    tmp = target_dir / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            row_group_size=1_000_000,
+            use_dictionary=True,
+            coerce_timestamps="us",
+            allow_truncated_timestamps=False,
+        )
+        _fsync_file(tmp)
+        os.replace(tmp, final)
+        _fsync_dir(target_dir)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return PartitionWrite(path=final, rows=table.num_rows, bytes=final.stat().st_size)
+
+
+def read_partition(dataset_root: Path, day: str | date, schema: pa.Schema | None = None) -> pa.Table | None:
+    """The partition's table, or ``None`` if it was never written."""
+    path = partition_dir(dataset_root, day) / PART_FILE
+    if not path.exists():
+        return None
+    return pq.read_table(path, schema=schema)
+
+
+def list_partitions(dataset_root: Path) -> list[str]:
+    """Sorted ``YYYY-MM-DD`` keys of the partitions that hold a data file."""
+    root = Path(dataset_root)
+    if not root.exists():
+        return []
+    keys = []
+    for child in root.iterdir():
+        match = _PARTITION_RE.match(child.name)
+        if match and (child / PART_FILE).exists():
+            keys.append(match.group(1))
+    return sorted(keys)
+
+
+def delete_partition(dataset_root: Path, day: str | date) -> bool:
+    """Remove one partition directory; returns whether it existed."""
+    target = partition_dir(dataset_root, day)
+    if not target.exists():
+        return False
+    # Rename first so a reader never sees a half-deleted directory.
+    doomed = target.with_name(f".deleting-{target.name}-{uuid.uuid4().hex}")
+    os.replace(target, doomed)
+    shutil.rmtree(doomed)
+    return True
+
+
+def parquet_glob(dataset_root: Path) -> str:
+    """Glob for ``read_parquet(..., hive_partitioning=true)``."""
+    return str(Path(dataset_root) / "date=*" / "*.parquet")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
