@@ -107,6 +107,9 @@ def decode_chunk(
 def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
-        where = ".".join(str(part) for part in err.get("loc", ()))
+        loc = list(err.get("loc", ()))
+        if loc and loc[0] in ("event", "dtc"):  # the discriminated-union tag, not a field
+            loc = loc[1:]
+        where = ".".join(str(part) for part in loc)
         return f"{where}: {err.get('msg')}" if where else str(err.get("msg"))
     return str(exc).splitlines()[0]

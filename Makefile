@@ -1,0 +1,53 @@
+# Fleet telemetry platform — every set-up step lives here, so a fresh clone needs two commands:
+#   make dev    # venv + install + Dagster UI on embedded defaults (sandbox providers, local DuckDB + Parquet)
+#   make test   # venv + install + the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DAGSTER_PORT ?= 3000
+INGEST_PORT ?= 8700
+
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export FLEET_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: help install dev test test-fast validate bench sandbox ingest-server clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml protocol/pyproject.toml edge_collector/pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (python-OBD needs Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ./protocol -e './edge_collector[test]' -e '.[test]'
+	touch $@
+
+install: $(STAMP)  ## create .venv and install all three distributions (editable) with test extras
+
+dev: install  ## start the Dagster UI (and the trip ingest server) on embedded defaults
+	@mkdir -p "$(DAGSTER_HOME)" "$(FLEET_DATA_DIR)"
+	@cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+	DAGSTER_PORT=$(DAGSTER_PORT) INGEST_PORT=$(INGEST_PORT) BIN=$(BIN) bash scripts/dev.sh
+
+test: install  ## run the whole test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+test-fast: install  ## the suite without tests marked slow
+	$(BIN)/python -m pytest -m "not slow"
+
+validate: install  ## check that the code location loads
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+bench: install  ## run every benchmark (see benchmarks/RESULTS.md)
+	$(BIN)/python benchmarks/run_all.py
+
+sandbox: install  ## serve the Motive/Samsara wire-format sandbox on loopback
+	$(BIN)/fleet-sandbox serve --port 8600
+
+ingest-server: install  ## serve the trip-chunk ingest API on loopback
+	$(BIN)/fleet-ingest-server --port $(INGEST_PORT) --data-dir "$(FLEET_DATA_DIR)"
+
+clean:  ## remove the venv, local Dagster home and local data
+	rm -rf $(VENV) .dagster_home data .pytest_cache

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Started by `make dev`: the trip ingest server in the background, the Dagster UI in the foreground.
+# Both stop together on Ctrl-C.
+set -euo pipefail
+: "${BIN:=.venv/bin}" "${DAGSTER_PORT:=3000}" "${INGEST_PORT:=8700}"
+
+"$BIN/fleet-ingest-server" --host 127.0.0.1 --port "$INGEST_PORT" --data-dir "$FLEET_DATA_DIR" &
+ingest_pid=$!
+trap 'kill "$ingest_pid" 2>/dev/null || true' EXIT
+
+echo "Trip ingest API:  http://127.0.0.1:$INGEST_PORT  (OpenAPI at /openapi.json)"
+echo "Dagster UI:       http://127.0.0.1:$DAGSTER_PORT"
+echo "Data directory:   $FLEET_DATA_DIR   Dagster home: $DAGSTER_HOME"
+"$BIN/dagster" dev -w workspace.yaml -h 127.0.0.1 -p "$DAGSTER_PORT"
