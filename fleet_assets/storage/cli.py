@@ -1,0 +1,106 @@
+"""``fleet-storage``: inspect, export, prune and re-catalog the Parquet datasets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.storage.catalog import DATASETS, build_catalog
+from fleet_assets.storage.loading import load_date_range
+from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
+from fleet_assets.storage.retention import delete_old_partitions
+
+
+def _storage(args) -> FleetStorage:
+    return FleetStorage(data_dir=args.data_dir) if args.data_dir else FleetStorage()
+
+
+def cmd_list(args) -> int:
+    storage = _storage(args)
+    parquet = storage.root / "parquet"
+    names = sorted(p.name for p in parquet.iterdir() if p.is_dir()) if parquet.exists() else []
+    if not names:
+        print(f"no datasets under {parquet}")
+    for name in names:
+        keys = list_partitions(storage.dataset(name))
+        size = sum((partition_dir(storage.dataset(name), k) / PART_FILE).stat().st_size for k in keys)
+        span = f"{keys[0]} .. {keys[-1]}" if keys else "-"
+        print(f"{name:22s} {len(keys):5d} partitions  {span:24s} {size / 1e6:10.1f} MB")
+    return 0
+
+
+def cmd_load(args) -> int:
+    print(f"loading {args.dataset} {args.start} .. {args.end} from {_storage(args).root}", file=sys.stderr)
+    df = load_date_range(args.start, args.end, dataset=args.dataset, data_dir=_storage(args).data_dir)
+    out = Path(args.out)
+    if out.suffix == ".csv":
+        df.to_csv(out, index=False)
+    elif out.suffix == ".parquet":
+        df.to_parquet(out, index=False)
+    else:
+        print(f"error: --out must end in .parquet or .csv, got {out}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(df)} rows to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_prune(args) -> int:
+    verb = "would delete" if args.dry_run else "deleting"
+    done = delete_old_partitions(
+        _storage(args).root,
+        args.keep_days,
+        dry_run=args.dry_run,
+        progress=lambda e: print(f"{verb} {e.area}/{e.dataset}/date={e.day}", file=sys.stderr),
+    )
+    print(f"{len(done)} partitions {'to delete' if args.dry_run else 'deleted'} (keep {args.keep_days} days)")
+    return 0
+
+
+def cmd_rebuild_catalog(args) -> int:
+    storage = _storage(args)
+    build = build_catalog(storage.root / "parquet", storage.duckdb_path)
+    for name, glob in build.views.items():
+        print(f"view {name:22s} -> {glob}")
+    if build.skipped:
+        print(f"no partitions yet (no view): {', '.join(build.skipped)}")
+    print(f"catalog written: {build.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleet-storage",
+        description="Inspect and maintain the daily Parquet datasets and the DuckDB catalog.",
+    )
+    parser.add_argument("--data-dir", help="data directory (default: $FLEET_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="datasets, partition counts, date span and size").set_defaults(func=cmd_list)
+    load = sub.add_parser("load", help="export a date range of a dataset to .parquet or .csv")
+    load.add_argument("--start", required=True, help="first UTC day, YYYY-MM-DD")
+    load.add_argument("--end", required=True, help="last UTC day (inclusive), YYYY-MM-DD")
+    load.add_argument("--dataset", default="telemetry", choices=DATASETS)
+    load.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    load.set_defaults(func=cmd_load)
+    prune = sub.add_parser("prune", help="delete partitions (Parquet and raw) older than --keep-days")
+    prune.add_argument("--keep-days", type=int, required=True, help="days to keep, counted back from today (UTC)")
+    prune.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    prune.set_defaults(func=cmd_prune)
+    sub.add_parser("rebuild-catalog", help="(re)create warehouse.duckdb views over the datasets").set_defaults(
+        func=cmd_rebuild_catalog
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

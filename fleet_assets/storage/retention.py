@@ -1,0 +1,71 @@
+"""Retention: delete whole daily partitions older than a cut-off.
+
+Works on every Parquet dataset under ``<root>/parquet`` and every provider
+under ``<root>/raw``; a partition is one directory, removed with the atomic
+rename-then-delete of :func:`delete_partition`, so readers never see half a day.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from fleet_assets.storage.parquet_partitions import delete_partition
+
+_DIR_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class Expired:
+    area: str  # "parquet" or "raw"
+    dataset: str
+    day: str
+    path: Path
+
+
+def expired_partitions(root: Path, keep_days: int, today: date | None = None) -> list[Expired]:
+    """Partitions whose day is before ``today - keep_days`` (today itself counts as kept)."""
+    if keep_days < 0:
+        raise ValueError(f"keep_days must be >= 0, got {keep_days}")
+    today = today or datetime.now(UTC).date()
+    cutoff = (today - timedelta(days=keep_days)).isoformat()
+    found = []
+    for area in ("parquet", "raw"):
+        base = Path(root) / area
+        if not base.exists():
+            continue
+        for dataset_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+            for child in sorted(dataset_dir.iterdir()):
+                match = _DIR_RE.match(child.name)
+                if match and child.is_dir() and match.group(1) < cutoff:
+                    found.append(Expired(area, dataset_dir.name, match.group(1), child))
+    return found
+
+
+def delete_old_partitions(
+    root: Path,
+    keep_days: int,
+    *,
+    today: date | None = None,
+    dry_run: bool = False,
+    progress: Callable[[Expired], None] | None = None,
+) -> list[Expired]:
+    """Delete (or with ``dry_run`` only list) partitions older than ``keep_days``."""
+    doomed = expired_partitions(root, keep_days, today)
+    for item in doomed:
+        if progress:
+            progress(item)
+        if dry_run:
+            continue
+        if item.area == "parquet":
+            delete_partition(item.path.parent, item.day)
+        else:
+            tomb = item.path.with_name(f".deleting-{item.path.name}-{uuid.uuid4().hex}")
+            item.path.rename(tomb)
+            shutil.rmtree(tomb)
+    return doomed
