@@ -1,0 +1,142 @@
+"""Starlette ASGI app for the offline-upload API (seed 004).
+
+This layer authenticates, enforces size and content-type limits while the body
+streams in (so an oversized upload is cut off early instead of buffered), and
+maps ``IngestError`` to JSON. The rules themselves live in ``service``; the
+CPU/disk work runs in the thread pool to keep the event loop responsive.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from fleet_protocol import CHUNK_CONTENT_TYPE
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from fleet_assets.ingest import service
+from fleet_assets.ingest.errors import IngestError
+from fleet_assets.ingest.keys import KeyRing
+from fleet_assets.ingest.landing import LandingZone
+from fleet_assets.ingest.openapi import OPENAPI
+
+log = logging.getLogger("fleet_assets.ingest")
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def create_app(
+    landing_dir: Path | str,
+    keys: KeyRing,
+    *,
+    max_chunk_bytes: int = service.DEFAULT_MAX_CHUNK_BYTES,
+    max_decompressed_bytes: int = service.DEFAULT_MAX_DECOMPRESSED_BYTES,
+    fsync: bool = True,
+) -> Starlette:
+    zone = LandingZone(landing_dir, fsync=fsync)
+
+    async def create_trip(request: Request) -> JSONResponse:
+        device = keys.authenticate(request.headers.get("authorization"))
+        body = await _read_json(request)
+        status, payload = await run_in_threadpool(service.create_trip, zone, body, device)
+        log.info("trip %s create by %s -> %s", payload["trip_id"], device.name, status)
+        return JSONResponse(payload, status_code=status)
+
+    async def get_trip(request: Request) -> JSONResponse:
+        device = keys.authenticate(request.headers.get("authorization"))
+        payload = await run_in_threadpool(service.trip_status, zone, request.path_params["trip_id"], device)
+        return JSONResponse(payload)
+
+    async def put_chunk(request: Request) -> JSONResponse:
+        device = keys.authenticate(request.headers.get("authorization"))
+        trip_id = service.check_trip_id(request.path_params["trip_id"])
+        chunk_no = service.check_chunk_no(request.path_params["chunk_no"])
+        expected_key = f"{trip_id}:{chunk_no}"
+        idem = request.headers.get("idempotency-key")
+        if idem != expected_key:
+            raise IngestError(400, "bad_idempotency_key", f"Idempotency-Key must be {expected_key!r}, got {idem!r}")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != CHUNK_CONTENT_TYPE:
+            raise IngestError(415, "unsupported_media_type", f"Content-Type must be {CHUNK_CONTENT_TYPE}")
+        await run_in_threadpool(service.load_trip, zone, trip_id, device)
+        body = await _read_limited(request, max_chunk_bytes)
+        status, payload = await run_in_threadpool(
+            service.put_chunk,
+            zone,
+            trip_id,
+            chunk_no,
+            body,
+            request.headers.get("x-chunk-sha256"),
+            device,
+            max_decompressed_bytes=max_decompressed_bytes,
+        )
+        log.info("trip %s chunk %s (%d bytes) -> %s", trip_id, chunk_no, len(body), status)
+        return JSONResponse(payload, status_code=status)
+
+    async def complete(request: Request) -> JSONResponse:
+        device = keys.authenticate(request.headers.get("authorization"))
+        trip_id = service.check_trip_id(request.path_params["trip_id"])
+        body = await _read_json(request)
+        status, payload = await run_in_threadpool(service.complete_trip, zone, trip_id, body, device)
+        log.info("trip %s complete -> marker %s", trip_id, payload["marker"])
+        return JSONResponse(payload, status_code=status)
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(OPENAPI)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def on_ingest_error(request: Request, exc: IngestError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code)
+
+    return Starlette(
+        routes=[
+            Route("/v1/trips", create_trip, methods=["POST"]),
+            Route("/v1/trips/{trip_id}", get_trip, methods=["GET"]),
+            Route("/v1/trips/{trip_id}/chunks/{chunk_no}", put_chunk, methods=["PUT"]),
+            Route("/v1/trips/{trip_id}/complete", complete, methods=["POST"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        exception_handlers={IngestError: on_ingest_error, HTTPException: on_http_error},
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, refusing early on Content-Length and again while streaming."""
+    declared = request.headers.get("content-length")
+    if declared is None:
+        raise IngestError(411, "length_required", "Content-Length header is required")
+    if not declared.isdigit():
+        raise IngestError(400, "bad_content_length", f"Content-Length {declared!r} is not a number")
+    if int(declared) > limit:
+        raise IngestError(413, "body_too_large", f"body of {declared} bytes exceeds the {limit} byte limit")
+    data = bytearray()
+    async for part in request.stream():
+        data += part
+        if len(data) > limit:
+            raise IngestError(413, "body_too_large", f"body exceeds the {limit} byte limit")
+    return bytes(data)
+
+
+async def _read_json(request: Request):
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise IngestError(415, "unsupported_media_type", "Content-Type must be application/json")
+    raw = await _read_limited(request, MAX_JSON_BYTES)
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise IngestError(400, "invalid_json", f"body is not valid JSON: {exc}") from None

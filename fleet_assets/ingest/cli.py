@@ -1,0 +1,68 @@
+"""``fleet-ingest-server``: serve the upload API, import exported trips, add device keys."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from fleet_assets.resources.storage import default_data_dir
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleet-ingest-server",
+        description="Trip-chunk ingest server (offline-upload API, seed 004). Without a subcommand it serves HTTP; "
+        "uploads land in <data-dir>/landing where the Dagster sensor picks up completed trips.",
+    )
+    parser.add_argument("--data-dir", default=default_data_dir(), help="platform data dir (env FLEET_DATA_DIR, default ./data)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    parser.add_argument("--keys-file", help="JSON keys file (sha256 of each device key + allowed VINs); required to serve")
+    parser.add_argument("--max-chunk-bytes", type=int, default=8 * 1024 * 1024, help="max chunk body (default 8 MiB)")
+    parser.add_argument("--no-fsync", action="store_true", help="skip fsync per write (faster, not crash-safe)")
+    parser.add_argument("--log-level", default="info")
+    sub = parser.add_subparsers(dest="command")
+    imp = sub.add_parser("import-dir", help="ingest trips exported to a directory (edge-collector upload --to-dir)")
+    imp.add_argument("source", help="directory holding trips/<trip_id>/manifest.json and chunks/")
+    key = sub.add_parser("add-key", help="create a device key; prints the key once, stores only its sha256")
+    key.add_argument("--device", required=True, help="device name")
+    key.add_argument("--vin", action="append", required=True, help="VIN the device may write (repeatable)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    landing = Path(args.data_dir).expanduser().resolve() / "landing"
+    if args.command == "import-dir":
+        from fleet_assets.ingest.importer import import_dir
+        from fleet_assets.ingest.landing import LandingZone
+
+        report = import_dir(args.source, LandingZone(landing, fsync=not args.no_fsync), progress=print)
+        print(f"imported {len(report.imported)}, already complete {len(report.already_complete)}, failed {len(report.failed)}")
+        return 1 if report.failed else 0
+    if args.command == "add-key":
+        from fleet_assets.ingest.keys import add_device
+
+        if not args.keys_file:
+            print("add-key needs --keys-file", file=sys.stderr)
+            return 2
+        print(add_device(args.keys_file, args.device, args.vin))
+        return 0
+    if not args.keys_file:
+        print("serving needs --keys-file (create one with: fleet-ingest-server --keys-file F add-key ...)", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from fleet_assets.ingest.app import create_app
+    from fleet_assets.ingest.keys import KeyRing
+
+    app = create_app(landing, KeyRing.load(args.keys_file), max_chunk_bytes=args.max_chunk_bytes, fsync=not args.no_fsync)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The rules of the offline-upload API, independent of HTTP.
+
+Both the ASGI app and ``import-dir`` call these functions, so a trip carried
+in on a USB stick passes exactly the checks an online upload does. Every check
+runs before the first byte is written; a rejected request leaves the landing
+zone as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from fleet_protocol import (
+    ChunkError,
+    DtcRecord,
+    InvalidIdError,
+    TripManifest,
+    decode_chunk,
+    sha256_hex,
+    validate_chunk_no,
+    validate_trip_id,
+    validate_vin,
+)
+from pydantic import ValidationError
+
+from fleet_assets.ingest.errors import IngestError
+from fleet_assets.ingest.keys import Device
+from fleet_assets.ingest.landing import LandingZone
+
+DEFAULT_MAX_CHUNK_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+
+
+def check_trip_id(trip_id: str) -> str:
+    try:
+        return validate_trip_id(trip_id)
+    except InvalidIdError as exc:
+        raise IngestError(400, "invalid_id", str(exc)) from None
+
+
+def check_chunk_no(chunk_no: str | int) -> int:
+    try:
+        return validate_chunk_no(chunk_no)
+    except InvalidIdError as exc:
+        raise IngestError(400, "invalid_id", str(exc)) from None
+
+
+def _parse_started_at(value) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise IngestError(422, "invalid_trip", f"started_at is not an ISO-8601 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise IngestError(422, "invalid_trip", "started_at must carry a timezone (UTC 'Z')")
+    return parsed.astimezone(timezone.utc)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def load_trip(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
+    """trip.json of an existing trip the device may write, else 404/403."""
+    trip = zone.read_json(zone.trip_dir(check_trip_id(trip_id)) / "trip.json")
+    if trip is None:
+        raise IngestError(404, "trip_not_found", f"trip {trip_id} does not exist; POST /v1/trips first")
+    if device is not None:
+        device.require_vin(trip["vin"])
+    return trip
+
+
+def create_trip(zone: LandingZone, body: dict, device: Device | None) -> tuple[int, dict]:
+    """POST /v1/trips: 201 when created, 200 when the same trip already exists."""
+    if not isinstance(body, dict):
+        raise IngestError(422, "invalid_trip", "body must be a JSON object with vin, trip_id and started_at")
+    missing = [name for name in ("vin", "trip_id", "started_at") if name not in body]
+    if missing:
+        raise IngestError(422, "invalid_trip", f"missing field(s): {', '.join(missing)}")
+    trip_id = check_trip_id(body["trip_id"])
+    try:
+        vin = validate_vin(body["vin"])
+    except InvalidIdError as exc:
+        raise IngestError(422, "invalid_trip", str(exc)) from None
+    if device is not None:
+        device.require_vin(vin)
+    started_at = _iso(_parse_started_at(body["started_at"]))
+    record = {"trip_id": trip_id, "vin": vin, "started_at": started_at, "device": device.name if device else None}
+    path = zone.trip_dir(trip_id) / "trip.json"
+    if zone.write_json(path, record, exclusive=True):
+        return 201, {"trip_id": trip_id, "created": True}
+    existing = zone.read_json(path)
+    if existing["vin"] != vin or existing["started_at"] != started_at:
+        if device is not None:
+            device.require_vin(existing["vin"])
+        raise IngestError(409, "trip_conflict", f"trip {trip_id} already exists with a different vin or started_at")
+    return 200, {"trip_id": trip_id, "created": False}
+
+
+def trip_status(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
+    """GET /v1/trips/{id}: what the server holds, so an uploader can resume."""
+    trip = load_trip(zone, trip_id, device)
+    chunks = zone.stored_chunks(trip_id)
+    completed = zone.read_json(zone.trip_dir(trip_id) / "completed.json")
+    return {
+        "trip_id": trip["trip_id"],
+        "vin": trip["vin"],
+        "started_at": trip["started_at"],
+        "chunks": [
+            {"no": no, "sha256": info["sha256"], "size_bytes": info["size_bytes"]} for no, info in chunks.items()
+        ],
+        "complete": completed is not None,
+    }
+
+
+def put_chunk(
+    zone: LandingZone,
+    trip_id: str,
+    chunk_no: str | int,
+    body: bytes,
+    declared_sha256: str | None,
+    device: Device | None,
+    *,
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+) -> tuple[int, dict]:
+    """PUT a chunk: verify checksum and every line, then store body + sidecar atomically."""
+    trip_id = check_trip_id(trip_id)
+    number = check_chunk_no(chunk_no)
+    trip = load_trip(zone, trip_id, device)
+    if not declared_sha256:
+        raise IngestError(400, "missing_checksum", "X-Chunk-SHA256 header is required")
+    actual = sha256_hex(body)
+    if declared_sha256.strip().lower() != actual:
+        raise IngestError(
+            400, "checksum_mismatch", f"X-Chunk-SHA256 {declared_sha256!r} does not match the body (sha256 {actual})"
+        )
+    sidecar_path = zone.chunk_sidecar_path(trip_id, number)
+    existing = zone.read_json(sidecar_path)
+    if existing is not None:
+        return _same_chunk(existing, actual, trip_id, number)
+    try:
+        records = decode_chunk(body, trip_id=trip_id, vin=trip["vin"], max_decompressed_bytes=max_decompressed_bytes)
+    except ChunkError as exc:
+        raise IngestError(422, "invalid_chunk", f"chunk {number}: {exc}") from None
+    sidecar = {
+        "no": number,
+        "sha256": actual,
+        "size_bytes": len(body),
+        "first_seq": records[0].seq,
+        "last_seq": records[-1].seq,
+        "records": len(records),
+        "dtcs": sum(isinstance(r, DtcRecord) for r in records),
+        "days": sorted({r.ts.date().isoformat() for r in records}),
+    }
+    with zone.trip_lock(trip_id):
+        existing = zone.read_json(sidecar_path)
+        if existing is not None:
+            return _same_chunk(existing, actual, trip_id, number)
+        if (zone.trip_dir(trip_id) / "completed.json").exists():
+            raise IngestError(409, "trip_completed", f"trip {trip_id} is complete; chunk {number} is not part of it")
+        zone.write_bytes(zone.chunk_path(trip_id, number), body)
+        zone.write_json(sidecar_path, sidecar)
+    return 201, {"trip_id": trip_id, "chunk_no": number, "sha256": actual, "stored": True}
+
+
+def _same_chunk(existing: dict, actual: str, trip_id: str, number: int) -> tuple[int, dict]:
+    if existing["sha256"] != actual:
+        raise IngestError(
+            409, "chunk_conflict", f"chunk {number} of trip {trip_id} is already stored with a different sha256"
+        )
+    return 200, {"trip_id": trip_id, "chunk_no": number, "sha256": actual, "stored": False}
+
+
+def complete_trip(zone: LandingZone, trip_id: str, body: dict, device: Device | None) -> tuple[int, dict]:
+    """POST complete: accept the manifest only if it matches every stored chunk."""
+    trip_id = check_trip_id(trip_id)
+    trip = load_trip(zone, trip_id, device)
+    manifest = _parse_manifest(body)
+    canonical = json.loads(manifest.model_dump_json())
+    if manifest.trip_id != trip_id:
+        raise IngestError(422, "manifest_mismatch", f"manifest trip_id {manifest.trip_id} is not {trip_id}")
+    if manifest.vin != trip["vin"]:
+        raise IngestError(422, "manifest_mismatch", f"manifest vin {manifest.vin} is not the trip's vin {trip['vin']}")
+    if _iso(manifest.started_at) != trip["started_at"]:
+        raise IngestError(
+            422, "manifest_mismatch", f"manifest started_at {_iso(manifest.started_at)} is not {trip['started_at']}"
+        )
+    trip_dir = zone.trip_dir(trip_id)
+    with zone.trip_lock(trip_id):
+        done = zone.read_json(trip_dir / "completed.json")
+        if done is not None:
+            if zone.read_json(trip_dir / "manifest.json") != canonical:
+                raise IngestError(409, "trip_completed", f"trip {trip_id} was completed with a different manifest")
+            return 200, {"trip_id": trip_id, "complete": True, "marker": done["marker"], "created": False}
+        stored = zone.stored_chunks(trip_id)
+        _verify_against_chunks(manifest, stored)
+        days = sorted({day for info in stored.values() for day in info["days"]} | {manifest.started_at.date().isoformat()})
+        zone.write_json(trip_dir / "manifest.json", canonical)
+        for day in days:
+            zone.write_bytes(zone.day_dir(day) / trip_id, b"")
+        marker = zone.append_completion(
+            {"trip_id": trip_id, "vin": trip["vin"], "days": days, "event_count": manifest.event_count}
+        )
+        zone.write_json(trip_dir / "completed.json", {"marker": marker, "days": days})
+    return 200, {"trip_id": trip_id, "complete": True, "marker": marker, "created": True}
+
+
+def _parse_manifest(body) -> TripManifest:
+    try:
+        return TripManifest.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        raise IngestError(422, "invalid_manifest", f"{where + ': ' if where else ''}{err.get('msg')}") from None
+
+
+def _verify_against_chunks(manifest: TripManifest, stored: dict[int, dict]) -> None:
+    listed = {chunk.no for chunk in manifest.chunks}
+    missing = sorted(listed - stored.keys())
+    if missing:
+        raise IngestError(422, "manifest_mismatch", f"chunk(s) {missing} listed in the manifest were never uploaded")
+    extra = sorted(stored.keys() - listed)
+    if extra:
+        raise IngestError(422, "manifest_mismatch", f"uploaded chunk(s) {extra} are not listed in the manifest")
+    for chunk in manifest.chunks:
+        have = stored[chunk.no]
+        for field in ("sha256", "size_bytes", "first_seq", "last_seq"):
+            if getattr(chunk, field) != have[field]:
+                raise IngestError(
+                    422,
+                    "manifest_mismatch",
+                    f"chunk {chunk.no}: manifest {field} {getattr(chunk, field)!r} != uploaded {have[field]!r}",
+                )
+        if have["records"] != chunk.last_seq - chunk.first_seq + 1:
+            raise IngestError(
+                422,
+                "manifest_mismatch",
+                f"chunk {chunk.no}: holds {have['records']} records but seq {chunk.first_seq}..{chunk.last_seq}",
+            )

@@ -1,0 +1,96 @@
+"""Happy path, idempotency and resume status of the offline-upload API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fleet_protocol import encode_chunk
+
+from fleet_assets.ingest.landing import LandingZone
+from fleet_assets.ingest.openapi import OPENAPI
+from fleet_assets.ingest.synthetic import synthetic_records
+
+
+def test_upload_complete_and_layout(client, landing, make_trip):
+    trip = make_trip(n=50, per_chunk=20)
+    assert client.create(trip).status_code == 201
+    again = client.create(trip)
+    assert again.status_code == 200 and again.json() == {"trip_id": trip.trip_id, "created": False}
+    for no, body in trip.chunks.items():
+        resp = client.put(trip.trip_id, no, body)
+        assert resp.status_code == 201, resp.text
+    assert client.put(trip.trip_id, 2, trip.chunks[2]).status_code == 200  # identical re-send: no-op
+
+    status = client.request("GET", f"/v1/trips/{trip.trip_id}").json()
+    assert [c["no"] for c in status["chunks"]] == [1, 2, 3] and status["complete"] is False
+
+    done = client.complete(trip.trip_id, trip.manifest_json())
+    assert done.status_code == 200 and done.json()["marker"] == 1 and done.json()["created"] is True
+    twice = client.complete(trip.trip_id, trip.manifest_json())
+    assert twice.status_code == 200 and twice.json()["marker"] == 1 and twice.json()["created"] is False
+
+    trip_dir = landing / "trips" / trip.trip_id
+    for no, body in trip.chunks.items():
+        assert (trip_dir / "chunks" / f"{no}.ndjson.gz").read_bytes() == body
+    assert (trip_dir / "completed.json").exists()
+    assert (landing / "days" / "2025-03-04" / trip.trip_id).exists()
+    zone = LandingZone(landing)
+    markers = zone.read_completions(0)
+    assert [(m.seq, m.trip_id, m.days, m.event_count) for m in markers] == [(1, trip.trip_id, ["2025-03-04"], 50)]
+    assert zone.completed_trips_on_day("2025-03-04") == [trip.trip_id]
+    assert client.request("GET", f"/v1/trips/{trip.trip_id}").json()["complete"] is True
+
+
+def test_different_body_for_stored_chunk_is_409(client, landing, make_trip):
+    trip = make_trip()
+    client.create(trip)
+    assert client.put(trip.trip_id, 1, trip.chunks[1]).status_code == 201
+    resp = client.put(trip.trip_id, 1, trip.chunks[2])
+    assert resp.status_code == 409 and resp.json()["error"] == "chunk_conflict"
+    assert (landing / "trips" / trip.trip_id / "chunks" / "1.ndjson.gz").read_bytes() == trip.chunks[1]
+
+
+def test_recreate_with_other_start_is_409(client, make_trip):
+    trip = make_trip()
+    client.create(trip)
+    body = dict(trip.create_body(), started_at="2025-03-04T11:00:00Z")
+    resp = client.request("POST", "/v1/trips", json=body)
+    assert resp.status_code == 409 and "different" in resp.json()["message"]
+
+
+def test_complete_twice_with_different_manifest_is_409(client, make_trip):
+    trip = make_trip()
+    assert client.upload(trip).status_code == 200
+    other = dict(trip.manifest_json(), ended_at="2025-03-04T12:00:00Z")
+    resp = client.complete(trip.trip_id, other)
+    assert resp.status_code == 409 and resp.json()["error"] == "trip_completed"
+
+
+def test_new_chunk_after_completion_is_409(client, landing, make_trip, snapshot):
+    trip = make_trip(n=40, per_chunk=20)
+    client.upload(trip)
+    later = synthetic_records(trip.manifest.vin, trip.trip_id, trip.manifest.started_at, 60)[40:]
+    before = snapshot(landing)
+    resp = client.put(trip.trip_id, 3, encode_chunk(later))
+    assert resp.status_code == 409 and resp.json()["error"] == "trip_completed"
+    assert snapshot(landing) == before
+
+
+def test_openapi_served_and_committed():
+    from fleet_assets.ingest import app as app_module
+
+    committed = json.loads((Path(app_module.__file__).parent / "openapi.json").read_text())
+    assert committed == json.loads(json.dumps(OPENAPI))
+    assert set(OPENAPI["paths"]) == {"/v1/trips", "/v1/trips/{trip_id}", "/v1/trips/{trip_id}/chunks/{chunk_no}",
+                                     "/v1/trips/{trip_id}/complete"}
+
+
+def test_openapi_endpoint(client):
+    resp = client.request("GET", "/openapi.json", key=None)
+    assert resp.status_code == 200 and resp.json()["openapi"].startswith("3.")
+
+
+def test_unknown_route_is_json_404(client):
+    resp = client.request("GET", "/v2/nothing")
+    assert resp.status_code == 404 and resp.json()["error"] == "not_found"

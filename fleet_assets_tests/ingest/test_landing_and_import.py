@@ -1,0 +1,104 @@
+"""Completion log without gaps under concurrency; directory import through the same rules."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from fleet_protocol import sha256_hex
+
+from fleet_assets.ingest import service
+from fleet_assets.ingest.cli import main as cli_main
+from fleet_assets.ingest.importer import import_dir
+from fleet_assets.ingest.landing import LandingZone
+
+
+def _upload_direct(zone, trip):
+    service.create_trip(zone, trip.create_body(), None)
+    for no, body in trip.chunks.items():
+        service.put_chunk(zone, trip.trip_id, no, body, sha256_hex(body), None)
+    return service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)
+
+
+def test_concurrent_completions_get_gapless_unique_markers(landing, make_trip):
+    zone = LandingZone(landing, fsync=False)
+    trips = [make_trip(n=10, per_chunk=10) for _ in range(24)]
+    errors = []
+
+    def worker(batch):
+        try:
+            for trip in batch:
+                _upload_direct(zone, trip)
+                _upload_direct(zone, trip)  # completing twice must not add a marker
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(trips[i::6],)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    markers = zone.read_completions(0)
+    assert [m.seq for m in markers] == list(range(1, 25))
+    assert sorted(m.trip_id for m in markers) == sorted(t.trip_id for t in trips)
+    assert [m.seq for m in zone.read_completions(20)] == [21, 22, 23, 24]
+    assert zone.read_completions(24) == []
+
+
+def _export(trip, root):
+    folder = root / "trips" / trip.trip_id
+    (folder / "chunks").mkdir(parents=True)
+    for no, body in trip.chunks.items():
+        (folder / "chunks" / f"{no}.ndjson.gz").write_bytes(body)
+    (folder / "manifest.json").write_text(json.dumps(trip.manifest_json()))
+    return folder
+
+
+def test_import_dir_is_identical_to_upload_and_idempotent(tmp_path, landing, make_trip, snapshot, capsys):
+    good, bad = make_trip(), make_trip()
+    _export(good, tmp_path / "usb")
+    bad_folder = _export(bad, tmp_path / "usb")
+    (bad_folder / "chunks" / "2.ndjson.gz").write_bytes(bad.chunks[2][:-5])  # truncated on the stick
+
+    zone = LandingZone(landing, fsync=False)
+    report = import_dir(tmp_path / "usb", zone)
+    assert report.imported == [good.trip_id]
+    assert "truncated" in report.failed[bad.trip_id]
+    assert [m.trip_id for m in zone.read_completions(0)] == [good.trip_id]
+    assert not (landing / "trips" / bad.trip_id / "chunks" / "2.json").exists()
+
+    before = snapshot(landing)
+    rc = cli_main(["--data-dir", str(landing.parent), "--no-fsync", "import-dir", str(tmp_path / "usb")])
+    assert rc == 1  # the bad trip still fails
+    assert "already complete " + good.trip_id in capsys.readouterr().out
+    assert snapshot(landing) == before
+
+
+def test_import_dir_rejects_path_trick_folder(tmp_path, landing, make_trip):
+    trip = make_trip()
+    folder = _export(trip, tmp_path / "usb")
+    folder.rename(folder.parent / "..evil")
+    report = import_dir(tmp_path / "usb", LandingZone(landing, fsync=False))
+    assert "trip_id must be" in report.failed["..evil"]
+    assert not landing.exists() or not any(landing.rglob("*"))
+
+
+def test_import_dir_requires_trips_folder(tmp_path, landing):
+    with pytest.raises(FileNotFoundError, match="has no trips/ folder"):
+        import_dir(tmp_path, LandingZone(landing))
+
+
+def test_cli_help_and_add_key(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--help"])
+    assert exit_info.value.code == 0 and "import-dir" in capsys.readouterr().out
+    keys_file = tmp_path / "keys.json"
+    assert cli_main(["--keys-file", str(keys_file), "add-key", "--device", "van-1", "--vin", "1FTFW1E50PFA00001"]) == 0
+    key = capsys.readouterr().out.strip()
+    from fleet_assets.ingest.keys import KeyRing
+
+    assert KeyRing.load(keys_file).authenticate(f"Bearer {key}").name == "van-1"
+    assert key not in keys_file.read_text()
