@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import dagster as dg
 
+# Import area *modules* (not their Definitions objects): Dagster refuses a module
+# scope holding more than one Definitions.
+from fleet_assets.analytics import defs as analytics
+from fleet_assets.resources.analytics import AnalyticsResource
 from fleet_assets.resources.storage import FleetStorage
 
 
 def _resources() -> dict:
     return {
         "storage": FleetStorage(),
+        "analytics": AnalyticsResource.from_env(),
     }
 
 
 defs = dg.Definitions.merge(
     # area defs are listed here, one line each
+    analytics.defs,
     dg.Definitions(resources=_resources()),
 )
