@@ -1,0 +1,1 @@
+"""The daily provider pipeline: raw fetch -> normalized_* -> telemetry -> DuckDB catalog."""

@@ -1,0 +1,178 @@
+"""Daily provider assets: raw fetch -> normalized rows -> deduplicated telemetry.
+
+Each provider is its own branch (raw_<p> -> normalized_<p>), so a provider
+that fails only fails its branch: the other provider's partition still lands
+in Parquet (and is queryable through the catalog views) in the same run.
+``telemetry`` needs every upstream step of its run to succeed; after a
+provider outage it is rebuilt by the lookback schedule or a retry, from
+whichever normalized partitions exist.
+
+Backfill policy: one run per partition (``multi_run(1)``). Each day is an
+independent, idempotent fetch; per-day runs isolate a bad day instead of
+failing a whole range, retry per day, and run in parallel (the run queue
+caps concurrency; Parquet partitions are separate files, so they never
+contend for a lock).
+"""
+
+
+import dagster as dg
+import pyarrow as pa
+
+from fleet_assets.partitions import daily_partitions
+from fleet_assets.pipeline.fetch import fetch_motive_day, fetch_samsara_day, open_client
+from fleet_assets.pipeline.metadata import summary_markdown, table_metadata
+from fleet_assets.pipeline.normalize import normalize_provider_day
+from fleet_assets.pipeline.validation import CHECK_NAMES, run_checks, validate_or_raise
+from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.schema import conform, empty_telemetry_table
+from fleet_assets.storage.parquet_partitions import read_partition, write_partition
+from fleet_assets.storage.raw_store import read_raw, write_raw
+from fleet_assets.transforms import dedup_telemetry
+
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+PROVIDERS = ("motive", "samsara")
+TELEMETRY_SOURCES = ("normalized_edge", "normalized_motive", "normalized_samsara")  # concat order
+
+
+def _check_specs(asset: str, count_check: str) -> list[dg.AssetCheckSpec]:
+    names = (*CHECK_NAMES, count_check)
+    return [dg.AssetCheckSpec(name, asset=asset, blocking=True) for name in names]
+
+
+def publish_partition(
+    storage: FleetStorage,
+    dataset: str,
+    day: str,
+    table: pa.Table,
+    *,
+    duplicates: int,
+    expected_rows: int,
+    count_check: str,
+    stages: dict[str, int],
+    **extra_metadata,
+) -> dg.MaterializeResult:
+    """Validate, atomically write, read back and check one partition.
+
+    Validation raises before the write (blocking checks cannot undo a write);
+    the checks then run on what actually landed in Parquet.
+    """
+    validate_or_raise(table, day, dataset)
+    written = write_partition(storage.dataset(dataset), day, table)
+    landed = read_partition(storage.dataset(dataset), day)
+    results = [
+        dg.AssetCheckResult(check_name=name, passed=ok, metadata=meta) for name, (ok, meta) in run_checks(landed, day).items()
+    ]
+    results.append(
+        dg.AssetCheckResult(
+            check_name=count_check,
+            passed=landed.num_rows + duplicates == expected_rows,
+            metadata={"written": landed.num_rows, "duplicates": duplicates, "expected_input_rows": expected_rows},
+        )
+    )
+    metadata = table_metadata(
+        landed,
+        written.path,
+        duplicates_dropped=duplicates,
+        parquet_bytes=written.bytes,
+        summary=summary_markdown(f"{dataset} {day}", {**stages, "duplicates dropped": duplicates, "written": landed.num_rows}),
+        **extra_metadata,
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=results)
+
+
+def _raw_asset(provider: str, fetch):
+    @dg.asset(
+        name=f"raw_{provider}",
+        partitions_def=daily_partitions,
+        backfill_policy=BACKFILL_POLICY,
+        group_name="providers",
+        kinds={provider, "json"},
+        required_resource_keys={provider, "storage"},  # provider resource class is chosen in definitions.py
+        description=f"{provider.title()} wire records of the UTC day, stored as gzip NDJSON (re-normalise without refetching).",
+    )
+    def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        day = context.partition_key
+        storage: FleetStorage = context.resources.storage
+        with open_client(getattr(context.resources, provider)) as client:
+            raw = fetch(client, day)
+        path = write_raw(storage.raw_dir, provider, day, raw.files, raw.manifest)
+        context.log.info(f"stored raw {provider} {day}: {raw.counts}")
+        return dg.MaterializeResult(
+            metadata={
+                **{f"raw_{k}": v for k, v in raw.counts.items()},
+                "raw_bytes": sum(len(b) for b in raw.files.values()),
+                "path": dg.MetadataValue.path(str(path)),
+                "window": dg.MetadataValue.json(raw.manifest["window"]),
+            }
+        )
+
+    return _asset
+
+
+def _normalized_asset(provider: str):
+    name = f"normalized_{provider}"
+
+    @dg.asset(
+        name=name,
+        deps=[f"raw_{provider}"],
+        partitions_def=daily_partitions,
+        backfill_policy=BACKFILL_POLICY,
+        group_name="providers",
+        kinds={"parquet"},
+        check_specs=_check_specs(name, "row_count_matches_raw"),
+        description=f"{provider.title()} points of the UTC day in the unified telemetry schema (Hive Parquet).",
+    )
+    def _asset(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
+        day = context.partition_key
+        result = normalize_provider_day(provider, read_raw(storage.raw_dir, provider, day), day)
+        context.log.info(f"{name} {day}: {result.table.num_rows} rows ({result.duplicates} duplicates dropped)")
+        return publish_partition(
+            storage, name, day, result.table,
+            duplicates=result.duplicates,
+            expected_rows=result.raw_points_in_day,
+            count_check="row_count_matches_raw",
+            stages={"raw points (fetch window)": result.raw_points_total, "inside the day": result.raw_points_in_day},
+            raw_points_total=result.raw_points_total,
+            outside_day_dropped=result.raw_points_total - result.raw_points_in_day,
+        )
+
+    return _asset
+
+
+raw_motive = _raw_asset("motive", fetch_motive_day)
+raw_samsara = _raw_asset("samsara", fetch_samsara_day)
+normalized_motive = _normalized_asset("motive")
+normalized_samsara = _normalized_asset("samsara")
+
+
+@dg.asset(
+    deps=[dg.AssetKey(name) for name in TELEMETRY_SOURCES],
+    partitions_def=daily_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    group_name="telemetry",
+    kinds={"parquet"},
+    check_specs=_check_specs("telemetry", "row_count_matches_sources"),
+    description="Deduplicated union of the normalized_* partitions of the day (see transforms.dedup for the key).",
+)
+def telemetry(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
+    day = context.partition_key
+    sources: dict[str, pa.Table] = {}
+    for name in TELEMETRY_SOURCES:
+        part = read_partition(storage.dataset(name), day)
+        if part is not None:
+            try:
+                sources[name] = conform(part)
+            except ValueError as exc:
+                raise ValueError(f"{name} partition {day} does not match the telemetry schema: {exc}") from exc
+    combined = pa.concat_tables(sources.values()) if sources else empty_telemetry_table()
+    deduped = dedup_telemetry(combined)
+    source_rows = {name: t.num_rows for name, t in sources.items()}
+    context.log.info(f"telemetry {day}: sources {source_rows}, {deduped.duplicates} duplicates dropped")
+    return publish_partition(
+        storage, "telemetry", day, deduped.table,
+        duplicates=deduped.duplicates,
+        expected_rows=sum(source_rows.values()),
+        count_check="row_count_matches_sources",
+        stages=source_rows,
+        sources=dg.MetadataValue.json(source_rows),
+    )
