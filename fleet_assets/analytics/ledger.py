@@ -1,0 +1,176 @@
+"""The durable upload ledger: what each endpoint has acknowledged (DuckDB file).
+
+Why a ledger: IcsAnalytics has no batch ids or idempotency keys, so the only
+way to send each record exactly once across retries, crashes and re-runs is
+to remember, durably, which records the backend acknowledged. Record
+fingerprints and their batch are written in ONE transaction right after the
+ack; dead letters likewise. Connections are short-lived (opened per
+operation), so the file is never held between batches; another process
+holding the lock is waited for with a bounded retry, then a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pyarrow as pa
+
+from fleet_assets.analytics.batching import Batch, Item
+from fleet_assets.analytics.identity import VehicleIds
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS upload_records (
+    endpoint VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    fingerprint BIGINT NOT NULL, batch_id VARCHAR NOT NULL, acked_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (endpoint, partition_key, kind, fingerprint));
+CREATE TABLE IF NOT EXISTS upload_batches (
+    endpoint VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL, records INTEGER NOT NULL, dead_lettered INTEGER NOT NULL,
+    completed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (endpoint, batch_id));
+CREATE TABLE IF NOT EXISTS dead_letters (
+    endpoint VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    fingerprint BIGINT NOT NULL, batch_id VARCHAR NOT NULL, record_json VARCHAR NOT NULL,
+    error VARCHAR NOT NULL, dead_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (endpoint, partition_key, kind, fingerprint));
+CREATE TABLE IF NOT EXISTS configurations (
+    endpoint VARCHAR NOT NULL, device_id INTEGER NOT NULL, vehicle_id INTEGER NOT NULL,
+    fleet_id INTEGER NOT NULL, organization_id INTEGER NOT NULL, configuration_id INTEGER NOT NULL,
+    PRIMARY KEY (endpoint, device_id, vehicle_id, fleet_id, organization_id));
+CREATE TABLE IF NOT EXISTS messages (
+    endpoint VARCHAR NOT NULL, message_key VARCHAR NOT NULL, message_id INTEGER NOT NULL,
+    PRIMARY KEY (endpoint, message_key));
+"""
+
+
+class LedgerLockedError(RuntimeError):
+    """The ledger file stayed locked by another process past the retry budget."""
+
+
+@dataclass(frozen=True)
+class LedgerPosition:
+    acked_batches: int
+    acked_records: int
+    dead_lettered: int
+
+
+class UploadLedger:
+    """All ledger reads/writes for one ``endpoint`` (the destination the acks are from)."""
+
+    def __init__(self, path: Path, endpoint: str, lock_timeout_seconds: float = 30.0):
+        self.path = Path(path)
+        self.endpoint = endpoint
+        self.lock_timeout_seconds = lock_timeout_seconds
+        self._initialised = False
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LedgerLockedError(
+                        f"analytics ledger {self.path} is locked by another process for more than "
+                        f"{self.lock_timeout_seconds:.0f}s; is another upload run still active? ({exc})") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            if not self._initialised:
+                con.execute(SCHEMA_SQL)
+                self._initialised = True
+            yield con
+        finally:
+            con.close()
+
+    def ensure(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect():
+            pass
+
+    # ---------------------------------------------------------------- id caches
+    def configuration_ids(self) -> dict[VehicleIds, int]:
+        with self._connect() as con:
+            rows = con.execute("SELECT device_id, vehicle_id, fleet_id, organization_id, configuration_id "
+                               "FROM configurations WHERE endpoint = ?", [self.endpoint]).fetchall()
+        return {VehicleIds(*row[:4]): row[4] for row in rows}
+
+    def save_configuration(self, ids: VehicleIds, configuration_id: int) -> None:
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO configurations VALUES (?, ?, ?, ?, ?, ?)",
+                        [self.endpoint, ids.device_id, ids.vehicle_id, ids.fleet_id, ids.organization_id,
+                         configuration_id])
+
+    def message_ids(self) -> dict[str, int]:
+        with self._connect() as con:
+            rows = con.execute("SELECT message_key, message_id FROM messages WHERE endpoint = ?",
+                               [self.endpoint]).fetchall()
+        return dict(rows)
+
+    def save_messages(self, ids: dict[str, int]) -> None:
+        with self._connect() as con:
+            con.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?, ?)",
+                            [[self.endpoint, key, mid] for key, mid in ids.items()])
+
+    # ------------------------------------------------------------------ records
+    def resolved_fingerprints(self, partition_key: str, kind: str) -> set[int]:
+        """Fingerprints already acknowledged or dead-lettered: never sent again."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT fingerprint FROM upload_records WHERE endpoint = ? AND partition_key = ? AND kind = ? "
+                "UNION ALL SELECT fingerprint FROM dead_letters WHERE endpoint = ? AND partition_key = ? "
+                "AND kind = ?", [self.endpoint, partition_key, kind] * 2).fetchall()
+        return {r[0] for r in rows}
+
+    def record_batch(self, batch: Batch, acked: list[Item], dead: list[tuple[Item, str]]) -> None:
+        """Record a resolved batch: acked fingerprints, dead letters and the batch row, atomically."""
+        table = pa.table({"fingerprint": pa.array([i.fingerprint for i in acked], pa.int64())})
+        dead_rows = [[self.endpoint, batch.partition_key, batch.kind, item.fingerprint, batch.batch_id,
+                      json.dumps({"header": item.header, "point": item.point}, sort_keys=True), error]
+                     for item, error in dead]
+        with self._connect() as con:
+            con.register("acked", table)
+            con.execute("BEGIN")
+            con.execute("INSERT INTO upload_records SELECT ?, ?, ?, fingerprint, ?, now() FROM acked "
+                        "ON CONFLICT DO NOTHING", [self.endpoint, batch.partition_key, batch.kind, batch.batch_id])
+            if dead_rows:
+                con.executemany("INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, now()) "
+                                "ON CONFLICT DO NOTHING", dead_rows)
+            con.execute("INSERT INTO upload_batches VALUES (?, ?, ?, ?, ?, ?, now()) ON CONFLICT DO NOTHING",
+                        [self.endpoint, batch.partition_key, batch.kind, batch.batch_id, len(batch.items),
+                         len(dead)])
+            con.execute("COMMIT")
+
+    def completed_batch_ids(self, partition_key: str) -> set[str]:
+        with self._connect() as con:
+            rows = con.execute("SELECT batch_id FROM upload_batches WHERE endpoint = ? AND partition_key = ?",
+                               [self.endpoint, partition_key]).fetchall()
+        return {r[0] for r in rows}
+
+    def position(self, partition_key: str) -> LedgerPosition:
+        with self._connect() as con:
+            batches, = con.execute("SELECT count(*) FROM upload_batches WHERE endpoint = ? AND partition_key = ?",
+                                   [self.endpoint, partition_key]).fetchone()
+            records, = con.execute("SELECT count(*) FROM upload_records WHERE endpoint = ? AND partition_key = ?",
+                                   [self.endpoint, partition_key]).fetchone()
+            dead, = con.execute("SELECT count(*) FROM dead_letters WHERE endpoint = ? AND partition_key = ?",
+                                [self.endpoint, partition_key]).fetchone()
+        return LedgerPosition(batches, records, dead)
+
+    def dead_letter_rows(self, partition_key: str) -> list[dict]:
+        with self._connect() as con:
+            cur = con.execute("SELECT kind, fingerprint, batch_id, record_json, error FROM dead_letters "
+                              "WHERE endpoint = ? AND partition_key = ? ORDER BY kind, fingerprint",
+                              [self.endpoint, partition_key])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]

@@ -1,0 +1,42 @@
+"""Materialization metadata for an upload (pure: report in, metadata dict out). Never holds the token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from fleet_assets.analytics.batching import KINDS
+from fleet_assets.analytics.uploader import UploadReport
+
+
+def upload_metadata(report: UploadReport, ledger_path: Path) -> dict:
+    pos = report.position
+    rows = "\n".join(
+        f"| {kind} | {report.records_in_partition.get(kind, 0)} | {report.records_sent.get(kind, 0)} "
+        f"| {report.already_acknowledged.get(kind, 0)} |" for kind in KINDS)
+    summary = (
+        f"**Endpoint** `{report.endpoint}`: {report.requests} requests, {report.retries} retries, "
+        f"{report.dead_lettered} dead-lettered this run.\n\n"
+        "| kind | records in partition | sent this run | already acknowledged |\n|---|---|---|---|\n"
+        f"{rows}\n\n"
+        f"Ledger: {pos.acked_batches} batches / {pos.acked_records} records acknowledged, "
+        f"{pos.dead_lettered} dead letters in total for this partition.")
+    meta: dict = {
+        "dagster/row_count": pos.acked_records,
+        "endpoint": report.endpoint,
+        "requests": report.requests,
+        "retries": report.retries,
+        "dead_lettered": report.dead_lettered,
+        "dead_lettered_total": pos.dead_lettered,
+        "batches_sent": report.batches_completed,
+        "ledger_position": f"{report.batches_completed}/{report.batches_planned} batches of this run; "
+                           f"{pos.acked_batches} acknowledged in total",
+        "ledger_acked_batches": pos.acked_batches,
+        "configurations_created": report.configurations_created,
+        "ledger_path": dg.MetadataValue.path(str(ledger_path)),
+        "summary": dg.MetadataValue.md(summary),
+    }
+    for kind in KINDS:
+        meta[f"records_sent/{kind}"] = report.records_sent.get(kind, 0)
+    return meta

@@ -1,0 +1,314 @@
+"""Embedded IcsAnalytics-compatible GraphQL backend (graphql-core over the SDL) for tests and demos.
+
+It stores what it receives in memory with upsert-by-natural-key semantics
+(GPS ``(configurationId, time)``, signals ``(configurationId, messageId,
+name, time)``, DTCs ``(configurationId, messageId, dtcId, time)``, network
+stats ``(configurationId|vehicleId, name, uploadId)``), so a re-delivered
+batch changes nothing and is counted in ``duplicate_deliveries``: the
+backend half of exactly-once. Each request is atomic (a rejected record
+rejects its whole request, like a transactional resolver). Faults come from
+a deterministic ``FaultPlan``. Two ways in: ``SandboxTransport`` (in-process
+httpx transport for gql's HTTPXTransport) and ``serve_in_thread`` / the CLI
+(Starlette + uvicorn on loopback; ``GET /stats``, ``POST /reset``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+import httpx
+from graphql import GraphQLError, build_schema, graphql_sync, parse
+from graphql.language import OperationDefinitionNode
+
+from fleet_assets.analytics.faults import FaultPlan
+from fleet_assets.analytics.sdl import sdl_text
+
+log = logging.getLogger(__name__)
+KIND_OF_FIELD = {"upsertGpsData": "gps", "upsertSignalData": "signal", "upsertDtcData": "dtc",
+                 "createNetworkStats": "network_stats"}
+
+
+def _rejected(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+@dataclass
+class SandboxResponse:
+    status: int
+    body: bytes
+    hang: bool = False
+
+
+class AnalyticsSandbox:
+    """The backend state + GraphQL execution. Thread-safe (one lock around each request)."""
+
+    def __init__(self, faults: FaultPlan | None = None, required_token: str | None = None):
+        self.faults = faults or FaultPlan()
+        self.required_token = required_token
+        self.on_commit: Callable[[str, int], None] | None = None
+        self._lock = threading.Lock()
+        self._schema = build_schema(sdl_text())
+        mutation = self._schema.mutation_type.fields
+        mutation["createConfiguration"].resolve = self._create_configuration
+        mutation["createMessage"].resolve = self._create_message
+        mutation["upsertSignalData"].resolve = self._upsert_signals
+        mutation["upsertDtcData"].resolve = self._upsert_dtcs
+        mutation["upsertGpsData"].resolve = self._upsert_gps
+        mutation["createNetworkStats"].resolve = self._create_network_stats
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.configurations: dict[tuple, dict] = {}
+            self.messages: dict[tuple, dict] = {}
+            self.store: dict[str, dict[tuple, Any]] = {k: {} for k in KIND_OF_FIELD.values()}
+            self.points_received: Counter = Counter()
+            self.duplicate_deliveries: Counter = Counter()
+            self.requests: Counter = Counter()
+            self.faults_injected: Counter = Counter()
+            self.authorized_requests = 0
+            self.request_no = 0
+
+    # ------------------------------------------------------------------ stats
+    def stored_counts(self) -> dict[str, int]:
+        return {kind: len(rows) for kind, rows in self.store.items()}
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"stored": self.stored_counts(), "points_received": dict(self.points_received),
+                    "duplicate_deliveries": dict(self.duplicate_deliveries), "requests": dict(self.requests),
+                    "faults_injected": dict(self.faults_injected), "configurations": len(self.configurations),
+                    "messages": len(self.messages), "authorized_requests": self.authorized_requests}
+
+    # -------------------------------------------------------------- resolvers
+    def _create_configuration(self, _root, _info, input: dict) -> dict:
+        key = (input["deviceId"], input["vehicleId"], input["fleetId"], input["organizationId"])
+        if key not in self.configurations:
+            self.configurations[key] = {"id": len(self.configurations) + 1, **input}
+        return self.configurations[key]
+
+    def _create_message(self, _root, _info, input: dict) -> list[dict]:
+        out = []
+        for m in input["messages"]:
+            key = tuple((m.get(k) or "").strip() for k in ("arbId", "networkName", "ecuName", "name"))
+            if key not in self.messages:
+                self.messages[key] = {"id": len(self.messages) + 1, **m}
+            out.append(self.messages[key])
+        return out
+
+    def _config(self, cid: int) -> dict:
+        for conf in self.configurations.values():
+            if conf["id"] == cid:
+                return conf
+        raise _rejected(f"unknown configurationId {cid}")
+
+    def _check_message(self, mid: int) -> dict:
+        for msg in self.messages.values():
+            if msg["id"] == mid:
+                return msg
+        raise _rejected(f"unknown messageId {mid}")
+
+    def _commit(self, kind: str, writes: list[tuple[tuple, Any]]) -> None:
+        """Apply all writes of one request (called only after the whole request validated)."""
+        rows = self.store[kind]
+        for key, value in writes:
+            if key in rows:
+                self.duplicate_deliveries[kind] += 1
+            rows[key] = value
+        self.points_received[kind] += len(writes)
+        if self.on_commit is not None:
+            self.on_commit(kind, len(writes))
+
+    def _poison_check(self, kind: str, key: tuple) -> None:
+        if self.faults.is_poisoned(kind, key):
+            raise _rejected(f"{kind} record {key!r} rejected by the sandbox fault plan (poisoned record)")
+
+    def _upsert_signals(self, _root, _info, input: dict | None = None) -> list[dict]:
+        writes, out = [], []
+        for sig in (input or {}).get("signals", []):
+            self._config(sig["configurationId"])
+            msg = self._check_message(sig["messageId"])
+            for point in sig["data"]:
+                key = (sig["configurationId"], sig["messageId"], sig["name"], point["time"])
+                self._poison_check("signal", key)
+                writes.append((key, (point.get("value"), point.get("svalue"), sig["unit"])))
+            out.append({**sig, "id": len(out) + 1, "messageName": msg["name"]})
+        self._commit("signal", writes)
+        return out
+
+    def _upsert_dtcs(self, _root, _info, input: list | None = None) -> list[dict]:
+        writes, out = [], []
+        for group in input or []:
+            if group is None:
+                continue
+            self._config(group["configurationId"])
+            self._check_message(group["messageId"])
+            for item in group["data"]:
+                key = (group["configurationId"], group["messageId"], item["dtcId"], item["time"])
+                self._poison_check("dtc", key)
+                writes.append((key, (item["status"], item["description"])))
+            out.append(group)
+        self._commit("dtc", writes)
+        return out
+
+    def _upsert_gps(self, _root, _info, input: dict | None = None) -> list[dict]:
+        if not input:
+            return []
+        conf = self._config(input["configurationId"])
+        writes = []
+        for point in input["data"]:
+            key = (input["configurationId"], point["time"])
+            self._poison_check("gps", key)
+            writes.append((key, (point.get("latitude"), point.get("longitude"), point.get("speed"))))
+        self._commit("gps", writes)
+        return [{"id": n, "configurationId": conf["id"], "deviceId": conf["deviceId"], "fleetId": conf["fleetId"],
+                 "vehicleId": conf["vehicleId"], "organizationId": conf["organizationId"], **p}
+                for n, p in enumerate(input["data"], 1)]
+
+    def _create_network_stats(self, _root, _info, input: dict) -> dict:
+        owner = input.get("configurationId") or input.get("vehicleId")
+        if owner is None:
+            raise _rejected("createNetworkStats needs configurationId or vehicleId")
+        if input.get("configurationId") is not None:
+            self._config(input["configurationId"])
+        key = (owner, input["name"], input.get("uploadId"))
+        self._poison_check("network_stats", key)
+        self._commit("network_stats", [(key, input)])
+        return {"id": len(self.store["network_stats"]), **input}
+
+    # ---------------------------------------------------------------- requests
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> SandboxResponse:
+        """One HTTP request body → response, with the fault plan applied."""
+        with self._lock:
+            self.request_no += 1
+            if self.required_token is not None:
+                if headers.get("authorization") != f"Bearer {self.required_token}":
+                    return SandboxResponse(401, b'{"errors": [{"message": "unauthorized"}]}')
+                self.authorized_requests += 1
+            try:
+                payload = json.loads(body)
+                document = parse(payload["query"])
+            except Exception as exc:  # noqa: BLE001 - any malformed body is the client's fault
+                return SandboxResponse(400, json.dumps({"errors": [{"message": f"bad request: {exc}"}]}).encode())
+            op = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None)
+            field = op.selection_set.selections[0].name.value if op else "?"
+            self.requests[field] += 1
+            outcome = self.faults.outcome(self.request_no)
+            if outcome != "ok":
+                self.faults_injected[outcome] += 1
+            if outcome == "http_500":
+                return SandboxResponse(500, b"")
+            if outcome == "graphql_error":
+                return SandboxResponse(200, b'{"data": null, "errors": [{"message": "injected internal error",'
+                                            b' "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}')
+            if outcome == "timeout":
+                return SandboxResponse(504, b"", hang=True)
+            result = graphql_sync(self._schema, document.loc.source.body, variable_values=payload.get("variables"))
+            if outcome == "commit_then_500":
+                return SandboxResponse(500, b"")
+            out: dict[str, Any] = {"data": result.data}
+            if result.errors:
+                out["errors"] = [e.formatted for e in result.errors]
+            return SandboxResponse(200, json.dumps(out).encode())
+
+
+class SandboxTransport(httpx.BaseTransport):
+    """In-process httpx transport: real HTTP semantics for gql, no socket. Timeouts raise at once."""
+
+    def __init__(self, backend: AnalyticsSandbox):
+        self.backend = backend
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.backend.handle(request.read(), request.headers)
+        if response.hang:
+            raise httpx.ReadTimeout("sandbox injected timeout", request=request)
+        return httpx.Response(response.status, content=response.body,
+                              headers={"content-type": "application/json"}, request=request)
+
+
+def create_app(backend: AnalyticsSandbox):
+    """Starlette app: POST /graphql, GET /stats, POST /reset."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def graphql(request: Request) -> Response:
+        result = await run_in_threadpool(backend.handle, await request.body(), request.headers)
+        if result.hang:
+            await asyncio.sleep(backend.faults.hang_seconds)
+        return Response(result.body, status_code=result.status, media_type="application/json")
+
+    async def stats(_request: Request) -> Response:
+        return JSONResponse(backend.stats())
+
+    async def reset(_request: Request) -> Response:
+        backend.reset()
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"]), Route("/stats", stats),
+                             Route("/reset", reset, methods=["POST"])])
+
+
+@contextmanager
+def serve_in_thread(backend: AnalyticsSandbox, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run the backend on loopback in a daemon thread; yields the GraphQL URL."""
+    import uvicorn
+
+    config = uvicorn.Config(create_app(backend), host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True, name="analytics-sandbox")
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("analytics sandbox server did not start")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}/graphql"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m fleet_assets.analytics.sandbox_server",
+        description="Serve the IcsAnalytics-compatible sandbox GraphQL backend on loopback "
+                    "(POST /graphql, GET /stats, POST /reset), with optional deterministic fault injection.")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback only; default %(default)s)")
+    parser.add_argument("--port", type=int, default=8765, help="port, 0 = any free port (default %(default)s)")
+    parser.add_argument("--fault-rate", type=float, default=0.0,
+                        help="fraction of requests failing (HTTP 500, GraphQL error, timeout, commit-then-500)")
+    parser.add_argument("--poison-rate", type=float, default=0.0, help="fraction of records always rejected")
+    parser.add_argument("--seed", type=int, default=0, help="fault plan seed (default %(default)s)")
+    parser.add_argument("--hang-seconds", type=float, default=1.0, help="how long an injected timeout hangs")
+    parser.add_argument("--token", default=None, help="require 'Authorization: Bearer <token>' (default: none)")
+    args = parser.parse_args(argv)
+    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
+        parser.error("the sandbox only binds to loopback addresses")
+    backend = AnalyticsSandbox(FaultPlan.uniform(args.fault_rate, seed=args.seed, poison_rate=args.poison_rate,
+                                                 hang_seconds=args.hang_seconds), required_token=args.token)
+    with serve_in_thread(backend, args.host, args.port) as url:
+        print(f"analytics sandbox listening on {url} (stats: {url.rsplit('/', 1)[0]}/stats)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

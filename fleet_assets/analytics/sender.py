@@ -1,0 +1,157 @@
+"""One sequential gql sender per endpoint: validation, retries, error classification.
+
+Why one sender: IcsAnalytics sends from three unsynchronised threads (brief
+§6); a single connection-reusing session gives ordered acks (which the
+ledger's resume logic relies on) and natural back-pressure. Every request is
+validated and its variables coerced against the SDL first. Failures are
+classified so the caller can act: transient (HTTP 5xx, timeouts, connection
+errors, server-side GraphQL errors) are retried with exponential backoff;
+rejected records (``BAD_USER_INPUT`` or a variable-coercion error) are
+bisected by the uploader; auth/other 4xx fail at once. The bearer token only
+ever lives in the httpx client's headers: never logged, never in metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportProtocolError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.httpx import HTTPXTransport
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from fleet_assets.analytics.operations import REQUESTS
+from fleet_assets.analytics.sdl import document_errors
+
+log = logging.getLogger(__name__)
+
+REJECTED_CODES = {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
+
+
+class AnalyticsSendError(RuntimeError):
+    """A request could not be delivered (after retries, if retryable)."""
+
+
+class TransientSendError(AnalyticsSendError):
+    """Worth retrying: the backend may accept the same request later."""
+
+
+class RecordsRejectedError(AnalyticsSendError):
+    """The backend (or local validation) rejected the content: bisect, don't retry."""
+
+
+class AnalyticsAuthError(AnalyticsSendError):
+    """401/403: retrying will not help; check SEC_AUTH_TOKEN."""
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    initial_seconds: float = 0.5
+    max_seconds: float = 30.0
+
+
+@dataclass
+class SenderStats:
+    requests: int = 0
+    retries: int = 0
+    by_operation: dict[str, int] = field(default_factory=dict)
+
+
+def _classify_graphql_errors(errors: list[dict] | None, operation: str) -> AnalyticsSendError:
+    errors = errors or []
+    messages = "; ".join(str(e.get("message", e)) for e in errors)[:500]
+    rejected = any(
+        (e.get("extensions") or {}).get("code") in REJECTED_CODES
+        or str(e.get("message", "")).startswith("Variable '$input' got invalid value")
+        for e in errors if isinstance(e, dict))
+    cls = RecordsRejectedError if rejected else TransientSendError
+    return cls(f"{operation}: backend answered with GraphQL errors: {messages}")
+
+
+class GraphQLSender:
+    """Executes IcsAnalytics operations on one endpoint through one gql session."""
+
+    def __init__(self, endpoint: str, *, token: str | None = None, timeout_seconds: float = 30.0,
+                 verify_ssl: bool = True, retry: RetryPolicy | None = None,
+                 httpx_transport: httpx.BaseTransport | None = None, validate: bool = True):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        kwargs: dict[str, Any] = {"headers": headers, "timeout": timeout_seconds, "verify": verify_ssl}
+        if httpx_transport is not None:
+            kwargs["transport"] = httpx_transport
+        self.endpoint = endpoint
+        self.retry = retry or RetryPolicy()
+        self.validate = validate
+        self.stats = SenderStats()
+        self._client = Client(transport=HTTPXTransport(url=endpoint, **kwargs))
+        self._session = None
+
+    def __enter__(self) -> "GraphQLSender":
+        self._session = self._client.connect_sync()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close_sync()
+        self._session = None
+
+    def check(self, operation: str, variables: dict | None) -> None:
+        """Raise ``RecordsRejectedError`` if the request would not validate against the SDL."""
+        if not self.validate:
+            return
+        errors = document_errors(REQUESTS[operation].document, variables)
+        if errors:
+            raise RecordsRejectedError(f"{operation}: payload does not match analytics_schema.graphql: "
+                                       + "; ".join(errors)[:500])
+
+    def _once(self, operation: str, variables: dict | None) -> dict:
+        if self._session is None:
+            raise RuntimeError("GraphQLSender used outside its `with` block")
+        request = GraphQLRequest(REQUESTS[operation], variable_values=variables)
+        self.stats.requests += 1
+        self.stats.by_operation[operation] = self.stats.by_operation.get(operation, 0) + 1
+        try:
+            return self._session.execute(request)
+        except TransportQueryError as exc:
+            raise _classify_graphql_errors(exc.errors, operation) from None
+        except TransportServerError as exc:
+            if exc.code in (401, 403):
+                raise AnalyticsAuthError(f"{operation}: backend refused credentials (HTTP {exc.code}); "
+                                         "check SEC_AUTH_TOKEN") from None
+            if exc.code is not None and 400 <= exc.code < 500 and exc.code not in (408, 429):
+                raise AnalyticsSendError(f"{operation}: backend answered HTTP {exc.code}") from None
+            raise TransientSendError(f"{operation}: backend answered HTTP {exc.code}") from None
+        except TransportConnectionFailed as exc:
+            cause = exc.__cause__
+            kind = "timed out" if isinstance(cause, httpx.TimeoutException) else "connection failed"
+            raise TransientSendError(f"{operation}: request {kind}: {type(cause).__name__}") from None
+        except TransportProtocolError as exc:
+            raise TransientSendError(f"{operation}: not a GraphQL response: {str(exc)[:200]}") from None
+
+    def execute(self, operation: str, variables: dict | None) -> dict:
+        """Validate, send, retry transient failures; returns ``data`` or raises a classified error."""
+        self.check(operation, variables)
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.retries += 1
+            log.warning("analytics %s attempt %d failed (%s); retrying in %.2fs", operation,
+                        state.attempt_number, state.outcome.exception(), state.next_action.sleep)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=wait_exponential_jitter(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds),
+            retry=retry_if_exception_type(TransientSendError),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._once, operation, variables)
+        except TransientSendError as exc:
+            raise TransientSendError(f"{exc} (gave up after {self.retry.max_attempts} attempts)") from None

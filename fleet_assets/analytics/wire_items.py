@@ -1,0 +1,97 @@
+"""Records (Arrow) + resolved backend ids → wire ``Item``s, in the fixed packing order.
+
+Pure: the caller resolves configuration ids (per vehicle) and message ids (per
+message key) first. Messages follow IcsAnalytics' model: one message per OBD
+PID (signals hang off it by name) and one for DTCs; the key is IcsAnalytics'
+own ``arbId|networkName|ecuName|name``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pyarrow as pa
+
+from fleet_assets.analytics.batching import Item
+from fleet_assets.analytics.records import OBD_PIDS
+
+OBD_ARB_ID = "7E8"
+OBD_NETWORK = "OBD-II"
+OBD_ECU = "ECM"
+DTC_MESSAGE_NAME = "OBD_DTC"
+PIDS = {p.pid: p for p in OBD_PIDS}
+
+
+def message_key(message: dict) -> str:
+    """IcsAnalytics' message cache key (values stripped, None as "")."""
+    return "|".join(str(message.get(k) or "").strip() for k in ("arbId", "networkName", "ecuName", "name"))
+
+
+def pid_message(pid: str) -> dict:
+    return {"arbId": OBD_ARB_ID, "name": f"OBD_PID_{pid}", "networkName": OBD_NETWORK, "ecuName": OBD_ECU,
+            "ecuId": "7E0", "requestCode": f"01{pid}", "fileId": None, "messageDate": None}
+
+
+def dtc_message() -> dict:
+    return {"arbId": OBD_ARB_ID, "name": DTC_MESSAGE_NAME, "networkName": OBD_NETWORK, "ecuName": OBD_ECU,
+            "ecuId": "7E0", "requestCode": "03", "fileId": None, "messageDate": None}
+
+
+def messages_needed(signals: pa.Table, dtcs: pa.Table) -> list[dict]:
+    needed = [pid_message(pid) for pid in sorted(set(signals["pid"].to_pylist()))]
+    if dtcs.num_rows:
+        needed.append(dtc_message())
+    return needed
+
+
+def gps_items(gps: pa.Table, config_of: Callable[[str], int]) -> list[Item]:
+    items = []
+    for r in gps.to_pylist():
+        cid = config_of(r["vehicle_key"])
+        point = {"time": r["time"], "latitude": r["latitude"], "longitude": r["longitude"], "accuracy": None,
+                 "altitude": None, "speed": r["speed"], "bearing": r["bearing"],
+                 "available": {"accuracy": False, "altitude": False, "bearing": r["bearing"] is not None,
+                               "speed": r["speed"] is not None, "time": True}}
+        items.append(Item((cid,), {"configurationId": cid}, point, r["fingerprint"]))
+    return sorted(items, key=lambda i: (i.group, i.point["time"]))
+
+
+def signal_items(signals: pa.Table, config_of: Callable[[str], int], message_ids: dict[str, int]) -> list[Item]:
+    items = []
+    for r in signals.to_pylist():
+        pid = PIDS[r["pid"]]
+        cid = config_of(r["vehicle_key"])
+        mid = message_ids[message_key(pid_message(pid.pid))]
+        header = {"configurationId": cid, "messageId": mid, "name": pid.name, "unit": pid.unit,
+                  "paramType": "RAW", "paramId": pid.pid, "signalType": "PID"}
+        items.append(Item((cid, mid, pid.name), header, {"value": r["value"], "svalue": None, "time": r["time"]},
+                          r["fingerprint"]))
+    return sorted(items, key=lambda i: (i.group, i.point["time"]))
+
+
+def dtc_items(dtcs: pa.Table, config_of: Callable[[str], int], message_ids: dict[str, int]) -> list[Item]:
+    mid = message_ids.get(message_key(dtc_message()))
+    items = []
+    for r in dtcs.to_pylist():
+        cid = config_of(r["vehicle_key"])
+        header = {"configurationId": cid, "messageId": mid, "fileId": "", "messageDate": ""}
+        point = {"dtcId": r["dtc_id"], "status": r["status"], "description": r["description"], "time": r["time"],
+                 "extended": None, "snapshot": None}
+        items.append(Item((cid, mid), header, point, r["fingerprint"]))
+    return sorted(items, key=lambda i: (i.group, i.point["time"], i.point["dtcId"]))
+
+
+def network_stats_items(stats: pa.Table, config_of: Callable[[str], int], vehicle_of: Callable[[str], int],
+                        id_field: str) -> list[Item]:
+    """One item per (vehicle, source); ``id_field`` is what the introspection probe chose."""
+    items = []
+    for r in stats.to_pylist():
+        owner = config_of(r["vehicle_key"]) if id_field == "configurationId" else vehicle_of(r["vehicle_key"])
+        header = {"name": r["name"], id_field: owner, "uploadId": r["upload_id"]}
+        point = {"totalMessages": r["total"], "matchedMessages": r["matched"],
+                 "unmatchedMessages": r["unmatched"], "errorMessages": r["errors"], "longMessageParts": 0,
+                 "rate": r["rate"]}
+        if r["min_time"] is not None:
+            point.update(minTime=r["min_time"], maxTime=r["max_time"])
+        items.append(Item((owner, r["name"], r["upload_id"]), header, point, r["fingerprint"]))
+    return sorted(items, key=lambda i: i.group)

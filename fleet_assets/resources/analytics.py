@@ -1,0 +1,101 @@
+"""``AnalyticsResource``: where and how the analytics upload talks GraphQL.
+
+Endpoint ``None`` means the embedded in-process sandbox backend (logged as
+such; nothing leaves the process). The bearer token is optional (current
+IcsAnalytics backends accept unauthenticated requests; old ones want
+``Authorization: Bearer $SEC_AUTH_TOKEN``); bind it with
+``dg.EnvVar("SEC_AUTH_TOKEN")`` so it never appears in config or logs.
+Vehicle → IcsAnalytics ids: ``vehicle_ids`` maps a VIN (or
+``provider:provider_vehicle_id`` for VIN-less rows) to explicit ids; any
+other vehicle gets device id = vehicle id = a stable 31-bit hash of its key,
+with ``fleet_id`` / ``organization_id`` from here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import dagster as dg
+import httpx
+from pydantic import Field
+
+from fleet_assets.analytics.identity import VehicleIds
+from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, SandboxTransport
+from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
+from fleet_assets.analytics.uploader import UploadSettings
+
+SANDBOX_ENDPOINT = "sandbox://in-process/graphql"
+ENDPOINT_ENV_VARS = ("GRAPH_SERVICE_URL", "GRAPH_ENDPOINT")  # IcsAnalytics' own, in its order
+
+
+class VehicleIdsConfig(dg.Config):
+    device_id: int
+    vehicle_id: int
+    fleet_id: int
+    organization_id: int
+
+
+class AnalyticsResource(dg.ConfigurableResource):
+    """GraphQL analytics backend settings (IcsAnalytics-compatible)."""
+
+    endpoint: Optional[str] = Field(default=None, description="GraphQL URL; None = in-process sandbox backend.")
+    auth_token: Optional[str] = Field(default=None, description="JWT sent as 'Authorization: Bearer'; "
+                                      "bind with dg.EnvVar('SEC_AUTH_TOKEN').")
+    max_points_per_request: int = Field(default=5000, ge=1, description="Data points per request at most.")
+    max_bytes_per_request: int = Field(default=2_000_000, ge=1024, description="Request body bytes at most.")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+    max_attempts: int = Field(default=6, ge=1, description="Attempts per request for transient failures.")
+    backoff_initial_seconds: float = Field(default=0.5, ge=0, description="First retry delay (doubles).")
+    backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest retry delay.")
+    verify_ssl: bool = Field(default=True, description="Verify the endpoint's TLS certificate.")
+    fleet_id: int = Field(default=1, description="IcsAnalytics fleetId for vehicles without explicit ids.")
+    organization_id: int = Field(default=1, description="IcsAnalytics organizationId for the same.")
+    vehicle_ids: dict[str, VehicleIdsConfig] = Field(default_factory=dict,
+                                                     description="Explicit ids per VIN / provider:id.")
+    validate_payloads: bool = Field(default=True, description="Validate every request against the SDL first.")
+    ledger_lock_timeout_seconds: float = Field(default=60.0, gt=0,
+                                               description="How long to wait for a ledger locked elsewhere.")
+
+    @classmethod
+    def from_env(cls) -> "AnalyticsResource":
+        """Bind endpoint/token to env vars when they are set (values resolved at run start, never at import)."""
+        kwargs: dict = {}
+        endpoint_var = next((name for name in ENDPOINT_ENV_VARS if os.environ.get(name)), None)
+        if endpoint_var:
+            kwargs["endpoint"] = dg.EnvVar(endpoint_var)
+        if os.environ.get("SEC_AUTH_TOKEN"):
+            kwargs["auth_token"] = dg.EnvVar("SEC_AUTH_TOKEN")
+        return cls(**kwargs)
+
+    @property
+    def endpoint_label(self) -> str:
+        """The endpoint as recorded in the ledger and metadata (credentials and query stripped)."""
+        if not self.endpoint:
+            return SANDBOX_ENDPOINT
+        return str(httpx.URL(self.endpoint).copy_with(username=None, password=None, query=None, fragment=None))
+
+    def upload_settings(self) -> UploadSettings:
+        overrides = {key: VehicleIds(v.device_id, v.vehicle_id, v.fleet_id, v.organization_id)
+                     for key, v in self.vehicle_ids.items()}
+        return UploadSettings(max_points_per_request=self.max_points_per_request,
+                              max_bytes_per_request=self.max_bytes_per_request, fleet_id=self.fleet_id,
+                              organization_id=self.organization_id, vehicle_overrides=overrides)
+
+    @contextmanager
+    def open_sender(self, log: logging.Logger | None = None) -> Iterator[GraphQLSender]:
+        """One connection-reusing sender for this endpoint, closed on exit."""
+        transport = None
+        url = self.endpoint
+        if not url:
+            (log or logging.getLogger(__name__)).warning(
+                "analytics: no endpoint configured; uploading to the in-process sandbox backend "
+                "(data stays in this process)")
+            transport, url = SandboxTransport(AnalyticsSandbox()), "http://sandbox.invalid/graphql"
+        retry = RetryPolicy(self.max_attempts, self.backoff_initial_seconds, self.backoff_max_seconds)
+        with GraphQLSender(url, token=self.auth_token, timeout_seconds=self.timeout_seconds,
+                           verify_ssl=self.verify_ssl, retry=retry, httpx_transport=transport,
+                           validate=self.validate_payloads) as sender:
+            yield sender
