@@ -15,6 +15,7 @@ import dagster as dg
 from fleet_assets.analytics import defs as analytics
 from fleet_assets.resources.analytics import AnalyticsResource
 from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.trips import defs as trips
 
 
 def _resources() -> dict:
@@ -27,5 +28,6 @@ def _resources() -> dict:
 defs = dg.Definitions.merge(
     # area defs are listed here, one line each
     analytics.defs,
+    trips.defs,
     dg.Definitions(resources=_resources()),
 )

@@ -1,0 +1,56 @@
+"""Read completed trips from the landing zone into Arrow tables (the only I/O the assets need).
+
+The day index (``landing/days/<day>/``) names the completed trips touching a
+day, so a partition reads only its own trips, never the whole zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+from fleet_protocol import DtcRecord, decode_chunk
+
+from fleet_assets.ingest.landing import LandingZone
+from fleet_assets.trips.schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA, RAW_EVENT_FIELDS, TRIPS_SCHEMA
+
+
+@dataclass(frozen=True)
+class TripBatch:
+    trips: pa.Table   # TRIPS_SCHEMA
+    events: pa.Table  # RAW_EVENT_FIELDS (no clock_skew yet)
+    dtcs: pa.Table    # EDGE_DTCS_SCHEMA
+
+
+def load_trips_on_day(zone: LandingZone, day: str) -> TripBatch:
+    return load_trips(zone, zone.completed_trips_on_day(day))
+
+
+def load_trips(zone: LandingZone, trip_ids: list[str]) -> TripBatch:
+    trips, events, dtcs = [], [], []
+    for trip_id in trip_ids:
+        trip_dir = zone.trip_dir(trip_id)
+        manifest = zone.read_json(trip_dir / "manifest.json")
+        trips.append({
+            "trip_id": trip_id, "vin": manifest["vin"],
+            "started_at": _ts(manifest["started_at"]),
+            "ended_at": _ts(manifest["ended_at"]) if manifest.get("ended_at") else None,
+        })
+        for chunk in manifest["chunks"]:
+            body = zone.chunk_path(trip_id, chunk["no"]).read_bytes()
+            for record in decode_chunk(body, trip_id=trip_id, vin=manifest["vin"]):
+                if isinstance(record, DtcRecord):
+                    dtcs.append(record.model_dump(include=set(EDGE_DTCS_SCHEMA.names)))
+                else:
+                    events.append(record.model_dump(include=set(RAW_EVENT_FIELDS)))
+    raw_schema = pa.schema([EDGE_EVENTS_SCHEMA.field(name) for name in RAW_EVENT_FIELDS])
+    return TripBatch(
+        trips=pa.Table.from_pylist(trips, schema=TRIPS_SCHEMA),
+        events=pa.Table.from_pylist(events, schema=raw_schema),
+        dtcs=pa.Table.from_pylist(dtcs, schema=EDGE_DTCS_SCHEMA),
+    )
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

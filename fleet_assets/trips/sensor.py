@@ -1,0 +1,93 @@
+"""Sensor: completed trips in the landing zone → runs of the affected daily partitions.
+
+The cursor is the last completion-log number read plus the days still waiting
+to become valid partitions (today's date is not a partition until it ends,
+``end_offset=0``). A tick reads only the markers after the cursor, so it costs
+O(new trips), not O(all trips). It touches only small JSON files: no DuckDB,
+no Parquet. Run keys are ``day + last marker``: re-evaluating the same tick
+dedupes, and a day receiving another trip later gets a new run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from fleet_assets.ingest.landing import CompletionMarker, LandingZone
+from fleet_assets.partitions import DAILY_START_DATE, daily_partitions
+from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.trips.assets import TRIP_ASSETS, normalized_edge
+
+SENSOR_NAME = "completed_trips_sensor"
+MAX_TRIPS_PER_TICK = 5000
+
+# The trip assets plus whatever consumes normalized_edge directly (``telemetry``, pipeline area).
+TRIP_SELECTION = dg.AssetSelection.assets(*TRIP_ASSETS) | dg.AssetSelection.assets(normalized_edge).downstream(depth=1)
+
+
+@dataclass
+class TickPlan:
+    seq: int
+    pending: list[str] = field(default_factory=list)
+    run_days: list[str] = field(default_factory=list)
+    dropped_days: list[str] = field(default_factory=list)
+    trips: int = 0
+
+    def cursor(self) -> str:
+        return json.dumps({"seq": self.seq, "pending": self.pending}, separators=(",", ":"))
+
+
+def parse_cursor(cursor: str | None) -> tuple[int, list[str]]:
+    if not cursor:
+        return 0, []
+    data = json.loads(cursor)
+    return int(data["seq"]), list(data.get("pending", []))
+
+
+def plan_tick(cursor: str | None, markers: list[CompletionMarker], last_day: str | None) -> TickPlan:
+    """Pure: which days to run now, which to keep pending, the new cursor."""
+    seq, pending = parse_cursor(cursor)
+    days = set(pending)
+    for marker in markers:
+        days.update(marker.days)
+        seq = max(seq, marker.seq)
+    plan = TickPlan(seq=seq, trips=len(markers))
+    for day in sorted(days):
+        if day < DAILY_START_DATE:
+            plan.dropped_days.append(day)  # before the partitions start: a broken device clock
+        elif last_day is not None and day <= last_day:
+            plan.run_days.append(day)
+        else:
+            plan.pending.append(day)
+    return plan
+
+
+@dg.sensor(
+    name=SENSOR_NAME,
+    target=TRIP_SELECTION,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Completed edge trips (landing/completed log) → edge_events, edge_dtcs, trip_summaries, "
+    "normalized_edge and telemetry for each affected UTC day.",
+)
+def completed_trips_sensor(context: dg.SensorEvaluationContext, storage: FleetStorage):
+    seq, _ = parse_cursor(context.cursor)
+    markers = LandingZone(storage.landing_dir).read_completions(seq, limit=MAX_TRIPS_PER_TICK)
+    plan = plan_tick(context.cursor, markers, daily_partitions.get_last_partition_key())
+    if plan.dropped_days:
+        context.log.warning(f"ignoring records dated before {DAILY_START_DATE}: days {plan.dropped_days}")
+    if plan.pending:
+        context.log.info(f"waiting for days to close before running: {plan.pending}")
+    if not plan.run_days:
+        return dg.SensorResult(skip_reason=f"{len(markers)} new trips, no closed day to run", cursor=plan.cursor())
+    context.log.info(f"{len(markers)} new completed trips -> partitions {plan.run_days}")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(partition_key=day, run_key=f"{SENSOR_NAME}:{day}:{plan.seq}",
+                          tags={"fleet/trigger": SENSOR_NAME, "fleet/completion_seq": str(plan.seq)})
+            for day in plan.run_days
+        ],
+        cursor=plan.cursor(),
+    )
