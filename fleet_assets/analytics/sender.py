@@ -84,7 +84,8 @@ class GraphQLSender:
                  verify_ssl: bool = True, retry: RetryPolicy | None = None,
                  httpx_transport: httpx.BaseTransport | None = None, validate: bool = True):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        kwargs: dict[str, Any] = {"headers": headers, "timeout": timeout_seconds, "verify": verify_ssl}
+        kwargs: dict[str, Any] = {"headers": headers, "timeout": timeout_seconds, "verify": verify_ssl,
+                                  "event_hooks": {"response": [self._remember_status]}}
         if httpx_transport is not None:
             kwargs["transport"] = httpx_transport
         self.endpoint = endpoint
@@ -93,6 +94,14 @@ class GraphQLSender:
         self.stats = SenderStats()
         self._client = Client(transport=HTTPXTransport(url=endpoint, **kwargs))
         self._session = None
+        self._last_status: int | None = None
+
+    def _remember_status(self, response: httpx.Response) -> None:
+        # gql hides the status when the body is GraphQL JSON; auth failures must not be retried.
+        self._last_status = response.status_code
+
+    def _auth_error(self, operation: str, code: int | None) -> AnalyticsAuthError:
+        return AnalyticsAuthError(f"{operation}: backend refused credentials (HTTP {code}); check SEC_AUTH_TOKEN")
 
     def __enter__(self) -> "GraphQLSender":
         self._session = self._client.connect_sync()
@@ -120,11 +129,12 @@ class GraphQLSender:
         try:
             return self._session.execute(request)
         except TransportQueryError as exc:
+            if self._last_status in (401, 403):
+                raise self._auth_error(operation, self._last_status) from None
             raise _classify_graphql_errors(exc.errors, operation) from None
         except TransportServerError as exc:
             if exc.code in (401, 403):
-                raise AnalyticsAuthError(f"{operation}: backend refused credentials (HTTP {exc.code}); "
-                                         "check SEC_AUTH_TOKEN") from None
+                raise self._auth_error(operation, exc.code) from None
             if exc.code is not None and 400 <= exc.code < 500 and exc.code not in (408, 429):
                 raise AnalyticsSendError(f"{operation}: backend answered HTTP {exc.code}") from None
             raise TransientSendError(f"{operation}: backend answered HTTP {exc.code}") from None

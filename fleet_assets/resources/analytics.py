@@ -51,8 +51,8 @@ class AnalyticsResource(dg.ConfigurableResource):
     backoff_initial_seconds: float = Field(default=0.5, ge=0, description="First retry delay (doubles).")
     backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest retry delay.")
     verify_ssl: bool = Field(default=True, description="Verify the endpoint's TLS certificate.")
-    fleet_id: int = Field(default=1, description="IcsAnalytics fleetId for vehicles without explicit ids.")
-    organization_id: int = Field(default=1, description="IcsAnalytics organizationId for the same.")
+    fleet_id: int = Field(default=1, ge=0, le=2**31 - 1, description="IcsAnalytics fleetId (GraphQL Int).")
+    organization_id: int = Field(default=1, ge=0, le=2**31 - 1, description="IcsAnalytics organizationId.")
     vehicle_ids: dict[str, VehicleIdsConfig] = Field(default_factory=dict,
                                                      description="Explicit ids per VIN / provider:id.")
     validate_payloads: bool = Field(default=True, description="Validate every request against the SDL first.")

@@ -1,0 +1,71 @@
+"""Command line: upload one day's partitions outside Dagster (ops, benchmarks, crash tests).
+
+Same code path as the ``analytics_upload`` asset: reads the Parquet datasets
+under ``--data-dir``, records acks in ``analytics_ledger.duckdb`` there, and
+prints progress. The token is read from an environment variable, never from
+the command line (which other users can see in ``ps``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict
+
+from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
+from fleet_assets.analytics.uploader import PartitionData, PartitionUploader, UploadIncompleteError, UploadSettings
+from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.storage.parquet_partitions import read_partition
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m fleet_assets.analytics.cli",
+        description="Upload one UTC day (GPS, OBD signals, DTCs, network stats) to an IcsAnalytics-compatible "
+                    "GraphQL endpoint exactly once; re-running sends only what was not acknowledged.")
+    parser.add_argument("--date", required=True, help="partition day, YYYY-MM-DD")
+    parser.add_argument("--endpoint", required=True, help="GraphQL URL, e.g. http://127.0.0.1:8765/graphql")
+    parser.add_argument("--data-dir", default=os.environ.get("FLEET_DATA_DIR", "data"),
+                        help="platform data dir (default: $FLEET_DATA_DIR or ./data)")
+    parser.add_argument("--token-env", default="SEC_AUTH_TOKEN",
+                        help="env var holding the bearer token, if set (default %(default)s)")
+    parser.add_argument("--max-points", type=int, default=5000, help="data points per request (default %(default)s)")
+    parser.add_argument("--max-bytes", type=int, default=2_000_000, help="body bytes per request (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default %(default)s)")
+    parser.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
+    parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s (default %(default)s)")
+    parser.add_argument("--no-validate", action="store_true", help="skip local SDL validation of each request")
+    parser.add_argument("--json", action="store_true", help="print the final report as JSON")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    storage = FleetStorage(data_dir=args.data_dir)
+    day = args.date
+    data = PartitionData(**{name: read_partition(storage.dataset(name), day)
+                            for name in ("telemetry", "edge_events", "edge_dtcs")})
+    ledger = UploadLedger(storage.ledger_path, args.endpoint)
+    retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
+    settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes)
+    try:
+        with GraphQLSender(args.endpoint, token=os.environ.get(args.token_env) or None,
+                           timeout_seconds=args.timeout, retry=retry, validate=not args.no_validate) as sender:
+            report = PartitionUploader(sender, ledger, settings).upload(day, data)
+    except UploadIncompleteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(asdict(report)))
+    else:
+        print(f"{day}: sent {report.records_sent}, {report.requests} requests, {report.retries} retries, "
+              f"{report.dead_lettered} dead-lettered; ledger {report.position}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

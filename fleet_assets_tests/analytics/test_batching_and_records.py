@@ -1,0 +1,91 @@
+"""Pure parts: record transforms (units, NaN, dedup) and deterministic batching by points and bytes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pyarrow as pa
+import pytest
+
+from fleet_assets.analytics import records
+from fleet_assets.analytics.batching import Item, build_variables, pack
+from fleet_assets.analytics.operations import ALL_OPERATIONS
+from fleet_assets.schema import TELEMETRY_SCHEMA
+
+
+def _items(n: int, groups: int = 3) -> list[Item]:
+    return [Item((g,), {"configurationId": g}, {"time": f"2025-06-01T00:00:{i:02d}.000000Z", "latitude": 1.5,
+                                                   "longitude": 2.5, "speed": None, "bearing": None},
+                 fingerprint=g * 1000 + i) for g in range(groups) for i in range(n)]
+
+
+@pytest.mark.parametrize("max_points,max_bytes", [(50, 10**9), (10**6, 4000), (7, 1500)])
+def test_batches_respect_points_and_bytes_and_keep_every_item_once(max_points, max_bytes):
+    items = _items(40)
+    batches = pack("2025-06-01", "gps", items, max_points, max_bytes)
+    assert [i for b in batches for i in b.items] == items
+    for b in batches:
+        body = json.dumps({"query": ALL_OPERATIONS["upsertGpsData"], "variables": b.variables()})
+        assert len(b.items) <= max_points
+        assert len(body.encode()) <= max_bytes or len(b.items) == 1
+        assert len({i.group for i in b.items}) == 1  # one configurationId per GPS request
+
+
+def test_signal_batches_mix_groups_and_ids_are_deterministic_and_suffix_stable():
+    items = [Item((g, 7, "Speed"), {"configurationId": g, "messageId": 7, "name": "Speed", "unit": "km/h"},
+                  {"value": float(i), "svalue": None, "time": str(i)}, g * 100 + i) for g in range(4) for i in range(30)]
+    batches = pack("d", "signal", items, 25, 10**9)
+    assert len(batches) == 5 and len(batches[0].variables()["input"]["signals"]) == 1
+    assert len(batches[1].variables()["input"]["signals"]) == 2
+    again = pack("d", "signal", items, 25, 10**9)
+    assert [b.batch_id for b in again] == [b.batch_id for b in batches]
+    # Resuming after the first two batches re-packs the rest into the very same batches.
+    rest = [i for b in batches[2:] for i in b.items]
+    assert [b.batch_id for b in pack("d", "signal", rest, 25, 10**9)] == [b.batch_id for b in batches[2:]]
+    assert pack("other-day", "signal", items, 25, 10**9)[0].batch_id != batches[0].batch_id
+
+
+def test_bad_limits_and_kinds_are_rejected():
+    with pytest.raises(ValueError, match="batch limits must be positive"):
+        pack("d", "gps", _items(1), 0, 100)
+    with pytest.raises(ValueError, match="unknown upload kind 'can'"):
+        build_variables("can", _items(1))
+
+
+def test_gps_points_convert_units_dedupe_and_fall_back_to_provider_ids(day):
+    telemetry = day.data.telemetry
+    doubled = pa.concat_tables([telemetry, telemetry.slice(0, 5)])
+    gps = records.gps_points(doubled)
+    assert gps.num_rows == telemetry.num_rows  # exact duplicates collapse to one natural key
+    row = gps.filter(pa.compute.equal(gps["vehicle_key"], "1FTEST00000000001")).to_pylist()[10]
+    assert row["speed"] == pytest.approx(10 * 0.44704)  # mph → m/s
+    assert "samsara:s-77" in set(gps["vehicle_key"].to_pylist())
+    assert gps.filter(pa.compute.equal(gps["vehicle_key"], "samsara:s-77"))["speed"].null_count > 0
+
+
+def test_signal_points_skip_null_and_nan_values(day):
+    signals = records.signal_points(day.data.edge_events)
+    assert signals.num_rows == day.expected["signal"]
+    assert not any(v is None or math.isnan(v) for v in signals["value"].to_pylist())
+    assert set(signals["pid"].to_pylist()) == {"0D", "0C", "05", "11", "2F", "5B"}
+
+
+def test_network_stats_are_derived_from_the_datasets(day):
+    stats = {(r["vehicle_key"], r["name"]): r for r in records.network_stats(
+        "2025-06-01", day.data.telemetry, day.data.edge_events, day.data.edge_dtcs).to_pylist()}
+    assert stats[("samsara:s-77", "samsara")]["unmatched"] == 100 and stats[("samsara:s-77", "samsara")]["matched"] == 0
+    edge0 = stats[("1FTEST00000000000", "edge_obd")]
+    assert edge0["total"] == 250 + 3 and edge0["errors"] == 5  # 5 clock-skewed events
+    assert edge0["upload_id"] == 20250601
+
+
+def test_changed_value_changes_the_fingerprint_but_not_the_key():
+    base = pa.Table.from_pylist([{"provider": "motive", "provider_vehicle_id": "1", "vin": "V", "fleet_number": None,
+                                  "timestamp": 0, "latitude": 1.0, "longitude": 2.0, "speed_mph": None,
+                                  "heading_degrees": None, "engine_state": None, "driver_id": None,
+                                  "driver_name": None, "location_description": None, "odometer": None}],
+                                schema=TELEMETRY_SCHEMA)
+    moved = base.set_column(5, TELEMETRY_SCHEMA.field("latitude"), pa.array([1.5]))
+    a, b = records.gps_points(base).to_pylist()[0], records.gps_points(moved).to_pylist()[0]
+    assert a["time"] == b["time"] and a["fingerprint"] != b["fingerprint"]

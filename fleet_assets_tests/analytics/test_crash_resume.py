@@ -1,0 +1,69 @@
+"""SIGKILL the uploader right after the backend committed a batch, then re-run (real processes, loopback HTTP)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, serve_in_thread
+from fleet_assets.analytics.sender import GraphQLSender
+from fleet_assets.analytics.uploader import PartitionUploader, UploadReport, UploadSettings, build_records
+
+DAY = "2025-06-01"
+MAX_POINTS = 250
+KILL_AFTER_COMMITS = 6
+
+
+def _cli(url: str, data_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "fleet_assets.analytics.cli", "--date", DAY, "--endpoint", url,
+            "--data-dir", str(data_dir), "--max-points", str(MAX_POINTS), "--backoff", "0.01", "--json", "-q"]
+
+
+def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, storage, write_day):
+    write_day(day)
+    backend = AnalyticsSandbox()
+    child: dict[str, subprocess.Popen] = {}
+    killed_batch_points: list[int] = []
+
+    def kill_after(kind: str, points: int) -> None:
+        if kind != "network_stats" and sum(backend.points_received.values()) and not killed_batch_points:
+            if sum(backend.requests[f] for f in ("upsertGpsData", "upsertSignalData")) >= KILL_AFTER_COMMITS:
+                killed_batch_points.append(points)
+                os.kill(child["p"].pid, signal.SIGKILL)  # committed, the client never hears back
+
+    backend.on_commit = kill_after
+    with serve_in_thread(backend) as url:
+        child["p"] = subprocess.Popen(_cli(url, storage.root), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child["p"].communicate(timeout=60)
+        assert child["p"].returncode == -signal.SIGKILL
+
+        ledger = UploadLedger(storage.ledger_path, url)
+        acked_before = ledger.completed_batch_ids(DAY)
+        stored_mid = sum(backend.stored_counts().values())
+        assert 0 < len(acked_before) and stored_mid < sum(day.expected.values())
+        # The batch in flight was committed but not recorded: backend is ahead of the ledger by it.
+        assert stored_mid == ledger.position(DAY).acked_records + killed_batch_points[0]
+
+        backend.on_commit = None
+        rerun = subprocess.run(_cli(url, storage.root), capture_output=True, text=True, timeout=60)
+        assert rerun.returncode == 0, rerun.stderr
+        acked_after = ledger.completed_batch_ids(DAY)
+
+        # The full plan, recomputed against a fresh ledger (same backend, so the same ids).
+        with tempfile.TemporaryDirectory() as tmp, GraphQLSender(url) as sender:
+            fresh = PartitionUploader(sender, UploadLedger(Path(tmp) / "l.duckdb", url),
+                                      UploadSettings(max_points_per_request=MAX_POINTS))
+            fresh.ledger.ensure()
+            plan = fresh.plan(DAY, build_records(DAY, day.data), report=UploadReport(partition_key=DAY, endpoint=url))
+        planned = {b.batch_id for batches in plan.values() for b in batches}
+
+    assert backend.stored_counts() == day.expected  # nothing lost
+    assert acked_after == planned  # every planned batch acknowledged, under its deterministic id
+    assert acked_before < acked_after  # the second run sent exactly the rest...
+    assert sum(backend.duplicate_deliveries.values()) == killed_batch_points[0]  # ...and only the killed batch twice
+
