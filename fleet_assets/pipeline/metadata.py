@@ -19,6 +19,9 @@ def table_metadata(table: pa.Table, path: Path, **extra) -> dict:
         "dagster/row_count": table.num_rows,
         "vehicles": len(pc.unique(vehicle_identity(table))) if table.num_rows else 0,
         "path": dg.MetadataValue.path(str(path)),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(f.name, str(f.type), description=None if f.nullable else "not null") for f in table.schema]
+        ),
     }
     if table.num_rows:
         span = pc.min_max(table["timestamp"]).as_py()

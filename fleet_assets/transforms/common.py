@@ -27,10 +27,15 @@ def parse_utc(values: pa.Array | pa.ChunkedArray, what: str) -> pa.ChunkedArray:
         raise MalformedRecordsError(f"unparseable {what} timestamp: {exc}") from exc
 
 
-def blank_to_null(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    """Trim strings; empty or whitespace-only become null (the hub stored '' as a value)."""
-    trimmed = pc.utf8_trim_whitespace(values)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+def blank_to_null(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Empty or whitespace-only strings become null (the hub stored '' as a value).
+
+    Returns the input untouched (no copy) when nothing is blank, the common case.
+    """
+    blank = pc.or_(pc.equal(pc.utf8_length(values), 0), pc.utf8_is_space(values))
+    if not pc.any(blank).as_py():
+        return values
+    return pc.if_else(blank, pa.scalar(None, pa.string()), values)
 
 
 def in_day(ts: pa.ChunkedArray, day: str | date) -> pa.ChunkedArray:

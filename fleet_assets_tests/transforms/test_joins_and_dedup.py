@@ -99,3 +99,20 @@ def test_dedup_is_deterministic_under_input_permutation():
     ident = lambda r: (r["vin"] or f'{r["provider"]}:{r["provider_vehicle_id"]}', r["timestamp"])  # noqa: E731
     assert [ident(r) for r in a.to_pylist()] == [ident(r) for r in b.to_pylist()]  # same keys, same order
     assert [ident(r) for r in a.to_pylist()] == sorted({ident(r) for r in base.to_pylist()})  # one row per key
+
+
+def test_wide_time_span_uses_fallback_with_same_rules():
+    """Decades of timestamps across many vehicles overflow the packed int64 key."""
+    t0 = datetime(1971, 1, 1, tzinfo=UTC)
+    rows = []
+    for i in range(3000):
+        rows.append(("motive" if i % 2 else "samsara", str(i % 1500), f"VIN{i % 1500}", 0, float(i)))
+    table = _rows(*rows)
+    far = pa.array([t0 + timedelta(days=20000 * (i % 2)) for i in range(3000)], TELEMETRY_SCHEMA.field("timestamp").type)
+    table = table.set_column(4, "timestamp", far)
+    result = dedup_telemetry(table)
+    # VIN{k} appears at i=k (even->samsara/odd->motive) and i=k+1500; both have the same timestamp parity only if 1500 is even.
+    assert result.duplicates == 1500 and result.table.num_rows == 1500
+    assert set(result.table.column("provider").to_pylist()) <= {"samsara", "motive"}
+    winners = {r["vin"]: r["provider"] for r in result.table.to_pylist()}
+    assert all(p == "samsara" for v, p in winners.items() if int(v[3:]) % 2 == 0)
