@@ -1,0 +1,119 @@
+"""Provider-agnostic client core: a sync facade over asyncio + httpx.AsyncClient.
+
+Dagster asset bodies are synchronous, but per-vehicle fan-out wants bounded
+concurrency; each public call therefore runs one event loop (``asyncio.run``,
+or a worker thread when a loop is already running) around a fresh
+:class:`ProviderSession`. The rate limiter belongs to the client, so every
+call made through one client (and every client given the same limiter)
+shares one budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from fleet_assets.providers.endpoints import REGISTRY, Endpoint, EndpointRegistry
+from fleet_assets.providers.http import ProviderSession
+from fleet_assets.providers.paging import collect
+from fleet_assets.providers.ratelimit import RateLimiter
+from fleet_assets.providers.settings import ClientSettings
+
+T = TypeVar("T")
+
+
+def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+class ProviderClient:
+    """Shared machinery; subclasses set ``provider`` and the auth headers."""
+
+    provider = ""
+
+    def __init__(self, settings: ClientSettings, *, transport: httpx.AsyncBaseTransport | None = None,
+                 limiter: RateLimiter | None = None, registry: EndpointRegistry = REGISTRY) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.limiter = limiter or RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.registry = registry
+        self.requests_sent = 0  # across calls, for logs/metadata
+
+    def __repr__(self) -> str:  # never shows the credential
+        return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing persistent to release: sessions close at the end of each call."""
+
+    # -- subclasses ------------------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def format_datetime(self, value: datetime) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- plumbing --------------------------------------------------------------
+    def session(self) -> ProviderSession:
+        return ProviderSession(self.settings, self.limiter, self.auth_headers(), self.transport)
+
+    def run(self, body: Callable[[ProviderSession], Awaitable[T]]) -> T:
+        """Open a session, run ``body(session)`` on an event loop, count requests."""
+        async def main() -> T:
+            async with self.session() as session:
+                try:
+                    return await body(session)
+                finally:
+                    self.requests_sent += session.requests_sent
+        return run_sync(main)
+
+    def endpoint(self, name: str) -> Endpoint:
+        return self.registry.get(self.provider, name)
+
+    def list_endpoints(self) -> list[str]:
+        return self.registry.list_endpoints(self.provider)
+
+    def _wire_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in params.items():
+            if isinstance(value, datetime):
+                value = self.format_datetime(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, (list, tuple)):
+                value = ",".join(str(v) for v in value)
+            out[key] = value
+        return out
+
+    # -- conveniences (Fleet Telemetry Hub style) --------------------------------
+    def fetch_all(self, name: str, **params: Any) -> list[dict]:
+        """Every item of endpoint ``name`` (all pages), as inner wire dicts."""
+        ep = self.endpoint(name)
+        params = dict(params)
+        path = ep.render_path(params)
+        ep.check_required(params)
+        wire = self._wire_params(params)
+        raw, _ = self.run(lambda session: collect(session, ep, path, wire))
+        return raw
+
+    def to_dataframe(self, name: str, **params: Any):
+        """``fetch_all`` flattened into a pandas DataFrame (nested keys joined with '.')."""
+        import pandas as pd
+
+        return pd.json_normalize(self.fetch_all(name, **params))
