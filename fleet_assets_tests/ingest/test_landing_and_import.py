@@ -102,3 +102,20 @@ def test_cli_help_and_add_key(tmp_path, capsys):
 
     assert KeyRing.load(keys_file).authenticate(f"Bearer {key}").name == "van-1"
     assert key not in keys_file.read_text()
+
+
+def test_collector_export_imports_identically(tmp_path, landing, make_trip):
+    """The edge collector's --to-dir export is exactly what import-dir reads (shared contract: fleet_protocol)."""
+    from edge_collector.upload import export_trip
+    from fleet_protocol import chunk_filename
+
+    trip = make_trip(n=70, per_chunk=30)
+    cut_dir = tmp_path / "cut"
+    cut_dir.mkdir()
+    for no, body in trip.chunks.items():
+        (cut_dir / chunk_filename(trip.trip_id, no)).write_bytes(body)
+    export_trip(trip.manifest, cut_dir, tmp_path / "usb")
+    report = import_dir(tmp_path / "usb", LandingZone(landing, fsync=False))
+    assert report.imported == [trip.trip_id] and report.failed == {}
+    for no, body in trip.chunks.items():
+        assert (landing / "trips" / trip.trip_id / "chunks" / f"{no}.ndjson.gz").read_bytes() == body
