@@ -4,9 +4,8 @@ Collector side (GPL, imported only here in the tests): GPS fixes come from the
 gpsd regression log bt451.log (real receiver output, parsed with pynmea2, its
 2009 timeline shifted to 2025-03-04 so it lands in a valid daily partition);
 OBD values are read through python-OBD from ELM327-emulator on a pty; both go
-into the collector's SQLite EventBuffer. The trip is cut with the collector's
-``chunking.cut_trip`` when it exists, else with an equivalent cut from the
-buffer's wire dicts. The uploader sends it over loopback HTTP to a uvicorn
+into the collector's SQLite EventBuffer and the trip is cut with the
+collector's ``chunking.cut_trip`` (7 records per chunk, so several chunks). The uploader sends it over loopback HTTP to a uvicorn
 ingest server started here; then the sensor ticks, the run requests are
 materialized with ``dg.materialize`` and the rows are queried with DuckDB.
 """
@@ -19,7 +18,8 @@ import logging
 import threading
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +27,6 @@ import duckdb
 import httpx
 import pytest
 import uvicorn
-from fleet_protocol import TripManifest, chunk_filename, encode_chunk, sha256_hex
 
 from fleet_assets.ingest.app import create_app
 from fleet_assets.ingest.keys import KeyRing
@@ -99,28 +98,6 @@ def _record_trip(buffer) -> tuple[str, list[dict]]:
     return trip_id, fixes
 
 
-def _cut(buffer, trip_id: str, out_dir: Path) -> TripManifest:
-    try:
-        from edge_collector.chunking import cut_trip
-    except ImportError:
-        cut_trip = None
-    if cut_trip is not None:
-        return cut_trip(buffer, trip_id, out_dir, max_records_per_chunk=7)
-    # Equivalent cut from the buffer's wire dicts (the collector's chunking module is not there yet).
-    records = list(buffer.iter_records(trip_id))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    infos = []
-    for no, start in enumerate(range(0, len(records), 7), start=1):
-        part = records[start:start + 7]
-        body = encode_chunk(part)
-        (out_dir / chunk_filename(trip_id, no)).write_bytes(body)
-        infos.append({"no": no, "first_seq": part[0]["seq"], "last_seq": part[-1]["seq"], "size_bytes": len(body),
-                      "sha256": sha256_hex(body)})
-    trip = buffer.trip(trip_id)
-    return TripManifest(vin=trip["vin"], trip_id=trip_id, started_at=trip["started_at"], ended_at=trip["ended_at"],
-                        event_count=len(records), chunks=infos)
-
-
 class _LoopbackServer:
     def __init__(self, app):
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
@@ -144,6 +121,7 @@ def test_nmea_and_obd_trip_to_duckdb(tmp_path, monkeypatch):
     warnings.simplefilter("ignore")
     monkeypatch.chdir(tmp_path)  # ELM327-emulator writes elm.log into the working directory
     from edge_collector.buffer import EventBuffer
+    from edge_collector.chunking import cut_trip
     from edge_collector.upload import IngestClient, RetryPolicy, upload_ready_trips
 
     storage = FleetStorage(data_dir=str(tmp_path / "data"))
@@ -159,7 +137,7 @@ def test_nmea_and_obd_trip_to_duckdb(tmp_path, monkeypatch):
         assert jumped_back > 0
         app = create_app(storage.landing_dir, KeyRing.load(keys))
         with _LoopbackServer(app) as url, IngestClient(url, KEY) as client:
-            results = upload_ready_trips(buffer, client, tmp_path / "cut", cut=_cut,
+            results = upload_ready_trips(buffer, client, tmp_path / "cut", cut=partial(cut_trip, max_records_per_chunk=7),
                                          retry=RetryPolicy(attempts=3, initial_wait_s=0.05))
             assert [(r.trip_id, r.complete, r.error) for r in results] == [(trip_id, True, None)]
             assert results[0].chunks_sent >= 2
