@@ -25,8 +25,11 @@ SINGLE_GROUP_KINDS = {"gps"}
 ONE_PER_REQUEST_KINDS = {"network_stats"}
 
 
+_ENCODER = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=True)  # as httpx/json.dumps send it
+
+
 def _json_len(value: Any) -> int:
-    return len(json.dumps(value, separators=(", ", ": "), ensure_ascii=True))
+    return len(_ENCODER.encode(value))
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,15 @@ class Batch:
 
     def variables(self) -> dict:
         return build_variables(self.kind, self.items)
+
+    def sample_variables(self) -> dict:
+        """Variables with every group header but only each group's first point (cheap pre-flight check)."""
+        firsts, last = [], None
+        for item in self.items:
+            if item.group != last:
+                firsts.append(item)
+                last = item.group
+        return build_variables(self.kind, firsts)
 
 
 def batch_id(partition_key: str, kind: str, fingerprints: list[int]) -> str:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import time
 from dataclasses import asdict
 
 from fleet_assets.analytics.ledger import UploadLedger
@@ -38,29 +39,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default %(default)s)")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
     parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s (default %(default)s)")
-    parser.add_argument("--no-validate", action="store_true", help="skip local SDL validation of each request")
+    parser.add_argument("--validate", choices=("full", "sample", "off"), default="sample",
+                        help="pre-flight SDL check of each request: every point, a sample (document, every "
+                             "group header, first point of each group) or none (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the final report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    started = time.perf_counter()
     storage = FleetStorage(data_dir=args.data_dir)
     day = args.date
     data = PartitionData(**{name: read_partition(storage.dataset(name), day)
                             for name in ("telemetry", "edge_events", "edge_dtcs")})
     ledger = UploadLedger(storage.ledger_path, args.endpoint)
     retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
-    settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes)
+    settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes,
+                              validation=args.validate)
     try:
         with GraphQLSender(args.endpoint, token=os.environ.get(args.token_env) or None,
-                           timeout_seconds=args.timeout, retry=retry, validate=not args.no_validate) as sender:
+                           timeout_seconds=args.timeout, retry=retry, validate=args.validate != "off") as sender:
             report = PartitionUploader(sender, ledger, settings).upload(day, data)
     except UploadIncompleteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(asdict(report)))
+        print(json.dumps({**asdict(report), "elapsed_seconds": round(time.perf_counter() - started, 4)}))
     else:
         print(f"{day}: sent {report.records_sent}, {report.requests} requests, {report.retries} retries, "
               f"{report.dead_lettered} dead-lettered; ledger {report.position}")

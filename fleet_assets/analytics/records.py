@@ -13,7 +13,6 @@ and a corrected one (same key, new values) is sent again as an upsert.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -67,10 +66,14 @@ STATS_SCHEMA = pa.schema([("vehicle_key", pa.string()), ("name", pa.string()), (
                           ("rate", pa.float64()), ("fingerprint", pa.int64())])
 
 
-def fingerprint(*parts: object) -> int:
-    """Signed 64-bit digest of a record's kind, key and payload (fits DuckDB BIGINT)."""
-    text = json.dumps(parts, separators=(",", ":"), default=str)
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+def fingerprint(*parts: str | int | float | None) -> int:
+    """Signed 64-bit digest of a record's kind, key and payload (fits DuckDB BIGINT).
+
+    ``repr`` of str/int/float/None tuples is canonical (shortest round-trip
+    floats) and ~2x cheaper than JSON; collisions among a day's ~10^6 records
+    have a probability of ~10^-8.
+    """
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _require(table: pa.Table, columns: tuple[str, ...], dataset: str) -> None:

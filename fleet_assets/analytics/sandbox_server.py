@@ -170,9 +170,11 @@ class AnalyticsSandbox:
             self._poison_check("gps", key)
             writes.append((key, (point.get("latitude"), point.get("longitude"), point.get("speed"))))
         self._commit("gps", writes)
-        return [{"id": n, "configurationId": conf["id"], "deviceId": conf["deviceId"], "fleetId": conf["fleetId"],
-                 "vehicleId": conf["vehicleId"], "organizationId": conf["organizationId"], **p}
-                for n, p in enumerate(input["data"], 1)]
+        # One row per request, not per point: clients select only ids and ignore the list.
+        first = input["data"][0] if input["data"] else {"time": ""}
+        return [{"id": len(self.store["gps"]), "configurationId": conf["id"], "deviceId": conf["deviceId"],
+                 "fleetId": conf["fleetId"], "vehicleId": conf["vehicleId"],
+                 "organizationId": conf["organizationId"], **first}]
 
     def _create_network_stats(self, _root, _info, input: dict) -> dict:
         owner = input.get("configurationId") or input.get("vehicleId")

@@ -145,9 +145,12 @@ class GraphQLSender:
         except TransportProtocolError as exc:
             raise TransientSendError(f"{operation}: not a GraphQL response: {str(exc)[:200]}") from None
 
-    def execute(self, operation: str, variables: dict | None) -> dict:
-        """Validate, send, retry transient failures; returns ``data`` or raises a classified error."""
-        self.check(operation, variables)
+    def execute(self, operation: str, variables: dict | None, check_variables: dict | None = None) -> dict:
+        """Validate, send, retry transient failures; returns ``data`` or raises a classified error.
+
+        ``check_variables``: validate these instead of ``variables`` (a representative sample).
+        """
+        self.check(operation, variables if check_variables is None else check_variables)
 
         def before_sleep(state: RetryCallState) -> None:
             self.stats.retries += 1

@@ -58,10 +58,11 @@ def gps_items(gps: pa.Table, config_of: Callable[[str], int]) -> list[Item]:
 
 def signal_items(signals: pa.Table, config_of: Callable[[str], int], message_ids: dict[str, int]) -> list[Item]:
     items = []
+    mids = {pid: message_ids[message_key(pid_message(pid))] for pid in set(signals["pid"].to_pylist())}
     for r in signals.to_pylist():
         pid = PIDS[r["pid"]]
         cid = config_of(r["vehicle_key"])
-        mid = message_ids[message_key(pid_message(pid.pid))]
+        mid = mids[pid.pid]
         header = {"configurationId": cid, "messageId": mid, "name": pid.name, "unit": pid.unit,
                   "paramType": "RAW", "paramId": pid.pid, "signalType": "PID"}
         items.append(Item((cid, mid, pid.name), header, {"value": r["value"], "svalue": None, "time": r["time"]},
