@@ -1,0 +1,1 @@
+"""Subcommands of ``edge-collector`` (see ``edge_collector.cli.COMMAND_MODULES``)."""
