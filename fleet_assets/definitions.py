@@ -8,12 +8,15 @@ configured (see README "Embedded defaults").
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 # Import area *modules* (not their Definitions objects): Dagster refuses a module
 # scope holding more than one Definitions.
 from fleet_assets.analytics import defs as analytics
 from fleet_assets.resources.analytics import AnalyticsResource
+from fleet_assets.resources.providers import MotiveResource, SamsaraResource
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.trips import defs as trips
 
@@ -22,6 +25,8 @@ def _resources() -> dict:
     return {
         "storage": FleetStorage(),
         "analytics": AnalyticsResource.from_env(),
+        "motive": MotiveResource(api_key=dg.EnvVar("MOTIVE_API_KEY")) if os.getenv("MOTIVE_API_KEY") else MotiveResource(),
+        "samsara": SamsaraResource(api_key=dg.EnvVar("SAMSARA_API_TOKEN")) if os.getenv("SAMSARA_API_TOKEN") else SamsaraResource(),
     }
 
 

@@ -32,13 +32,18 @@ DATE_PAD = timedelta(days=1)
 MAX_SPAN_DAYS = 90  # the endpoint refuses more than 3 months per call
 
 
-@dataclass
+@dataclass(repr=False)
 class MotiveLocationsResult:
     vehicles: list[dict]  # inner "vehicle" dicts as on the wire
     locations: dict[str, list[dict]]  # vehicle id -> inner "vehicle_location" dicts in [start, end)
     failed_vehicle_ids: list[str]
     errors: dict[str, str] = field(default_factory=dict)  # vehicle id -> last error message
     duplicates_dropped: int = 0
+
+    def __repr__(self) -> str:  # summary only: the records can be millions of dicts
+        points = sum(len(v) for v in self.locations.values())
+        return (f"MotiveLocationsResult(vehicles={len(self.vehicles)}, locations={points}, "
+                f"failed_vehicle_ids={self.failed_vehicle_ids!r})")
 
 
 def date_chunks(first: date, last: date, span: int = MAX_SPAN_DAYS) -> list[tuple[date, date]]:
