@@ -4,7 +4,16 @@
 set -euo pipefail
 : "${BIN:=.venv/bin}" "${DAGSTER_PORT:=3000}" "${INGEST_PORT:=8700}"
 
-"$BIN/fleet-ingest-server" --host 127.0.0.1 --port "$INGEST_PORT" --data-dir "$FLEET_DATA_DIR" &
+# A demo device key on first start, so an edge collector (or `edge-collector replay`) can upload at once.
+keys_file="$FLEET_DATA_DIR/ingest_keys.json"
+if [ ! -f "$keys_file" ]; then
+  mkdir -p "$FLEET_DATA_DIR"
+  "$BIN/fleet-ingest-server" --data-dir "$FLEET_DATA_DIR" --keys-file "$keys_file" \
+      add-key --device demo-van --vin "${DEMO_VIN:-1FTFW1E50PFA00001}" > "$FLEET_DATA_DIR/demo_device_key.txt"
+  echo "Created a demo device key for VIN ${DEMO_VIN:-1FTFW1E50PFA00001} in $FLEET_DATA_DIR/demo_device_key.txt"
+fi
+
+"$BIN/fleet-ingest-server" --keys-file "$keys_file" --host 127.0.0.1 --port "$INGEST_PORT" --data-dir "$FLEET_DATA_DIR" &
 ingest_pid=$!
 trap 'kill "$ingest_pid" 2>/dev/null || true' EXIT
 
