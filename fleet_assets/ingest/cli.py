@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keys-file", help="JSON keys file (sha256 of each device key + allowed VINs); required to serve")
     parser.add_argument("--max-chunk-bytes", type=int, default=8 * 1024 * 1024, help="max chunk body (default 8 MiB)")
     parser.add_argument("--no-fsync", action="store_true", help="skip fsync per write (faster, not crash-safe)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (validation is CPU-bound; default 1)")
     parser.add_argument("--log-level", default="info")
     sub = parser.add_subparsers(dest="command")
     imp = sub.add_parser("import-dir", help="ingest trips exported to a directory (edge-collector upload --to-dir)")
@@ -56,12 +58,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
 
+    # Worker processes build the app themselves (app_from_env): pass the settings through the environment.
+    os.environ.update({
+        "FLEET_INGEST_LANDING": str(landing),
+        "FLEET_INGEST_KEYS_FILE": str(Path(args.keys_file).resolve()),
+        "FLEET_INGEST_MAX_CHUNK_BYTES": str(args.max_chunk_bytes),
+        "FLEET_INGEST_FSYNC": "0" if args.no_fsync else "1",
+    })
+    uvicorn.run("fleet_assets.ingest.cli:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level.lower())
+    return 0
+
+
+def app_from_env():
+    """ASGI app factory for uvicorn (also in worker processes); settings come from ``main``."""
     from fleet_assets.ingest.app import create_app
     from fleet_assets.ingest.keys import KeyRing
 
-    app = create_app(landing, KeyRing.load(args.keys_file), max_chunk_bytes=args.max_chunk_bytes, fsync=not args.no_fsync)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
-    return 0
+    return create_app(
+        os.environ["FLEET_INGEST_LANDING"],
+        KeyRing.load(os.environ["FLEET_INGEST_KEYS_FILE"]),
+        max_chunk_bytes=int(os.environ["FLEET_INGEST_MAX_CHUNK_BYTES"]),
+        fsync=os.environ.get("FLEET_INGEST_FSYNC", "1") == "1",
+    )
 
 
 if __name__ == "__main__":

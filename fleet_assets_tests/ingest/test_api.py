@@ -94,3 +94,14 @@ def test_openapi_endpoint(client):
 def test_unknown_route_is_json_404(client):
     resp = client.request("GET", "/v2/nothing")
     assert resp.status_code == 404 and resp.json()["error"] == "not_found"
+
+
+def test_keys_never_logged(client, make_trip, caplog, keys):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    trip = make_trip()
+    client.upload(trip)
+    client.create(make_trip(), key="guessed-secret-key-123")
+    assert keys["A"] not in caplog.text and "guessed-secret-key-123" not in caplog.text
+    assert f"trip {trip.trip_id} complete" in caplog.text

@@ -213,3 +213,11 @@ def test_manifest_disagreeing_with_chunks(client, landing, started, snapshot, mu
     assert fragment in resp.json()["message"]
     assert snapshot(landing) == before
     assert not (landing / "completed").exists() and not (landing / "days").exists()
+
+
+def test_body_larger_than_declared_is_cut_off_while_streaming(client, landing, started, snapshot):
+    body = b"x" * (300 * 1024)  # a lying client: declares 10 bytes, streams 300 KiB
+    before = snapshot(landing)
+    resp = client.put(started.trip_id, 1, body, sha=sha256_hex(body), headers={"Content-Length": "10"})
+    _assert_rejected(resp, 413, "body_too_large", "body exceeds the 262144 byte limit")
+    assert snapshot(landing) == before
