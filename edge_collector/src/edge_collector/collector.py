@@ -167,9 +167,11 @@ class Collector:
         else:
             decision = self.detector.observe(now, rpm, speed)
         self._apply(decision, now, sample, fix)
-        if now - self._last_flush >= self.config.flush_interval_s or len(self._pending) >= self.config.flush_max_records:
+        # Flush on wall time, not sample time: the power-cut window is real seconds, also in a fast replay.
+        wall = time.monotonic()
+        if wall - self._last_flush >= self.config.flush_interval_s or len(self._pending) >= self.config.flush_max_records:
             self.flush()
-            self._last_flush = now
+            self._last_flush = wall
         for hook in self.periodic_hooks:
             if now >= hook[2]:
                 hook[2] = now + hook[0]

@@ -52,7 +52,7 @@ def replay(collector: Collector, lines: Iterable[bytes], *, speedup: float = 0.0
     result = ReplayResult()
     began = time.perf_counter()
     vnow = start if start is not None else time.time()
-    collector.resume(vnow)
+    resumed = False
     for line in lines:
         result.lines += 1
         is_rmc = b"RMC," in line[:8]
@@ -64,6 +64,9 @@ def replay(collector: Collector, lines: Iterable[bytes], *, speedup: float = 0.0
             vnow = new
         collector.gps.feed_line(line, vnow)
         if is_rmc:
+            if not resumed:  # an open trip is judged against the recording's clock, not wall time
+                collector.resume(vnow)
+                resumed = True
             collector.step(vnow)
             result.steps += 1
             if progress and result.steps % progress_every == 0:
