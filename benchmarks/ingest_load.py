@@ -6,6 +6,7 @@ mode, registers the trips untimed, then times only the chunk PUTs:
 * ``concurrent``      N httpx clients in parallel (default 8), fsync on (the production setting)
 * ``sequential``      naive baseline: one connection, one chunk after another, fsync on
 * ``concurrent-nofsync``  the concurrent load with per-write fsync disabled (what durability costs)
+* ``concurrent-Nproc``    the concurrent load against ``--workers N`` server processes (default 2)
 
 Every mode uploads the same pre-generated chunks (real gzip NDJSON, 900
 records each, validated line by line by the server) into a fresh data dir.
@@ -47,14 +48,14 @@ def _port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: Path, fsync: bool):
+    def __init__(self, workdir: Path, fsync: bool, workers: int = 1):
         self.data = workdir / "data"
         keys = workdir / "keys.json"
         keys.write_text(json.dumps({"devices": [{"device": "bench", "key_sha256": hashlib.sha256(KEY.encode()).hexdigest(),
                                                  "vins": [VIN]}]}))
         self.port = _port()
         cmd = [sys.executable, "-m", "fleet_assets.ingest.cli", "--data-dir", str(self.data), "--keys-file", str(keys),
-               "--port", str(self.port), "--log-level", "warning"] + ([] if fsync else ["--no-fsync"])
+               "--port", str(self.port), "--log-level", "warning", "--workers", str(workers)] + ([] if fsync else ["--no-fsync"])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
@@ -79,9 +80,9 @@ def _put(client: httpx.Client, trip_id: str, no: int, body: bytes) -> int:
     return len(body)
 
 
-def run_mode(name: str, trips, clients: int, fsync: bool, max_seconds: float) -> dict:
+def run_mode(name: str, trips, clients: int, fsync: bool, max_seconds: float, workers: int = 1) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"ingest-{name}-") as tmp:
-        server = Server(Path(tmp), fsync)
+        server = Server(Path(tmp), fsync, workers)
         try:
             headers = {"Authorization": f"Bearer {KEY}"}
             with httpx.Client(base_url=server.url, headers=headers) as setup:
@@ -110,7 +111,7 @@ def run_mode(name: str, trips, clients: int, fsync: bool, max_seconds: float) ->
             server.stop()
     chunks = sum(r[0] for r in results)
     nbytes = sum(r[1] for r in results)
-    return {"mode": name, "clients": clients, "fsync": fsync, "chunks": chunks, "seconds": round(elapsed, 3),
+    return {"mode": name, "clients": clients, "workers": workers, "fsync": fsync, "chunks": chunks, "seconds": round(elapsed, 3),
             "chunks_per_s": round(chunks / elapsed, 1), "mb_per_s": round(nbytes / elapsed / 1e6, 2)}
 
 
@@ -121,29 +122,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks-per-trip", type=int, default=5)
     parser.add_argument("--records-per-chunk", type=int, default=900)
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients in the concurrent modes")
+    parser.add_argument("--server-workers", type=int, default=2, help="server processes in the multi-process mode")
     parser.add_argument("--max-seconds", type=float, default=120, help="time bound per mode")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds over all modes (interleaved); the median round is reported")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.trips, args.chunks_per_trip = 6, 3
+    load_before = os.getloadavg()[0]
     per = args.records_per_chunk
     print(f"generating {args.trips} trips x {args.chunks_per_trip} chunks x {per} records ...", flush=True)
     trips = [synthetic_trip(VIN, str(uuid.uuid4()), utc(2025, 3, 4, 8), args.chunks_per_trip * per, per_chunk=per)
              for _ in range(args.trips)]
     size = sum(len(b) for t in trips for b in t.chunks.values())
     print(f"{sum(len(t.chunks) for t in trips)} chunks, {size / 1e6:.1f} MB gzip", flush=True)
-    modes = [("sequential", 1, True), ("concurrent", args.clients, True), ("concurrent-nofsync", args.clients, False)]
-    results = []
-    for name, clients, fsync in modes:
-        print(f"mode {name} ({clients} clients, fsync={fsync}) ...", flush=True)
-        results.append(run_mode(name, trips, clients, fsync, args.max_seconds))
-        print("  ", results[-1], flush=True)
+    modes = [("sequential", 1, True, 1), ("concurrent", args.clients, True, 1),
+             ("concurrent-nofsync", args.clients, False, 1),
+             (f"concurrent-{args.server_workers}proc", args.clients, True, args.server_workers)]
+    rounds: dict[str, list[dict]] = {name: [] for name, *_ in modes}
+    for round_no in range(1, args.repeats + 1):
+        for name, clients, fsync, workers in modes:
+            print(f"round {round_no}: {name} ({clients} clients, {workers} server processes, fsync={fsync}) ...", flush=True)
+            rounds[name].append(run_mode(name, trips, clients, fsync, args.max_seconds, workers))
+            print("  ", rounds[name][-1], flush=True)
+    # median round per mode (interleaving the modes spreads background load evenly over them)
+    results = [sorted(runs, key=lambda r: r["chunks_per_s"])[len(runs) // 2] for runs in rounds.values()]
     base = results[0]["chunks_per_s"]
-    print(f"\nmachine: nproc={os.cpu_count()} cpu={_cpu()} python={platform.python_version()}")
-    print("| mode | clients | fsync | chunks | s | chunks/s | MB/s | vs sequential |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print(f"\nmachine: nproc={os.cpu_count()} cpu={_cpu()} python={platform.python_version()}; "
+          f"median of {args.repeats} interleaved rounds; load average at start: {load_before:.2f}")
+    print("| mode | clients | server procs | fsync | chunks | s | chunks/s | MB/s | vs sequential |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['mode']} | {r['clients']} | {r['fsync']} | {r['chunks']} | {r['seconds']} | {r['chunks_per_s']} | "
+        print(f"| {r['mode']} | {r['clients']} | {r['workers']} | {r['fsync']} | {r['chunks']} | {r['seconds']} | {r['chunks_per_s']} | "
               f"{r['mb_per_s']} | {r['chunks_per_s'] / base:.2f}x |")
     if args.json:
         print(json.dumps(results))
