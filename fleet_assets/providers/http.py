@@ -67,7 +67,7 @@ class ProviderSession:
 
     def _scrub(self, text: str) -> str:
         secret = self.settings.credential
-        return text.replace(secret, "***") if secret else text
+        return text.replace(secret, "***") if secret and len(secret) >= 4 else text
 
     async def get_json(self, endpoint: str, path: str, params: dict | None = None) -> dict:
         """GET ``path`` and return the JSON object, retrying per the module policy."""
@@ -112,8 +112,8 @@ class ProviderSession:
         s = self.settings
         if self.auth_error is not None:
             raise self.auth_error
-        await self.limiter.acquire()
-        async with self.semaphore:
+        async with self.semaphore:  # slot first, then the budget: a 429 pause binds every queued request
+            await self.limiter.acquire()
             if self.auth_error is not None:
                 raise self.auth_error
             self.requests_sent += 1

@@ -107,6 +107,7 @@ class SandboxBackend:
             return _json(200, {"ok": True})
         if not provider or method.upper() != "GET":
             return _json(404, {"message": f"no route for {method} {path}"})
+        arrived = time.monotonic()
         key = f"{provider}|{path}|" + "&".join(f"{k}={v}" for k, v in sorted(query.items()))
         with self._lock:
             attempt = self._attempts[key]
@@ -114,7 +115,7 @@ class SandboxBackend:
         response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
         response.delay_s += self.config.latency_ms / 1000.0
         with self._lock:
-            self.requests.append(RequestRecord(time.monotonic(), provider, path, dict(query), attempt,
+            self.requests.append(RequestRecord(arrived, provider, path, dict(query), attempt,
                                                response.status, fault))
         return response
 
