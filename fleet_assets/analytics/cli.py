@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validate", choices=("full", "sample", "off"), default="sample",
                         help="pre-flight SDL check of each request: every point, a sample (document, every "
                              "group header, first point of each group) or none (default %(default)s)")
+    parser.add_argument("--retry-dead-letters", action="store_true",
+                        help="send this day's dead-lettered records again (e.g. after the backend was fixed)")
     parser.add_argument("--json", action="store_true", help="print the final report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
     args = parser.parse_args(argv)
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     data = PartitionData(**{name: read_partition(storage.dataset(name), day)
                             for name in ("telemetry", "edge_events", "edge_dtcs")})
     ledger = UploadLedger(storage.ledger_path, args.endpoint)
+    if args.retry_dead_letters:
+        logging.getLogger(__name__).warning("requeued %d dead-lettered records of %s",
+                                            ledger.requeue_dead_letters(day), day)
     retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
     settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes,
                               validation=args.validate)

@@ -196,6 +196,15 @@ class UploadLedger:
                                 [self.endpoint, partition_key]).fetchone()
         return LedgerPosition(batches, records, dead)
 
+    def requeue_dead_letters(self, partition_key: str) -> int:
+        """Forget the partition's dead letters so the next upload sends them again (after a backend fix)."""
+        with self._connect() as con:
+            count, = con.execute("SELECT count(*) FROM dead_letters WHERE endpoint = ? AND partition_key = ?",
+                                 [self.endpoint, partition_key]).fetchone()
+            con.execute("DELETE FROM dead_letters WHERE endpoint = ? AND partition_key = ?",
+                        [self.endpoint, partition_key])
+        return count
+
     def dead_letter_rows(self, partition_key: str) -> list[dict]:
         with self._connect() as con:
             cur = con.execute("SELECT kind, fingerprint, batch_id, record_json, error FROM dead_letters "

@@ -77,6 +77,7 @@ class AnalyticsSandbox:
             self.faults_injected: Counter = Counter()
             self.authorized_requests = 0
             self.request_no = 0
+            self.busy_seconds = 0.0  # time spent executing requests: the floor any client pays
 
     # ------------------------------------------------------------------ stats
     def stored_counts(self) -> dict[str, int]:
@@ -87,7 +88,8 @@ class AnalyticsSandbox:
             return {"stored": self.stored_counts(), "points_received": dict(self.points_received),
                     "duplicate_deliveries": dict(self.duplicate_deliveries), "requests": dict(self.requests),
                     "faults_injected": dict(self.faults_injected), "configurations": len(self.configurations),
-                    "messages": len(self.messages), "authorized_requests": self.authorized_requests}
+                    "messages": len(self.messages), "authorized_requests": self.authorized_requests,
+                    "busy_seconds": round(self.busy_seconds, 3)}
 
     # -------------------------------------------------------------- resolvers
     def _create_configuration(self, _root, _info, input: dict) -> dict:
@@ -191,6 +193,13 @@ class AnalyticsSandbox:
     def handle(self, body: bytes, headers: Mapping[str, str]) -> SandboxResponse:
         """One HTTP request body → response, with the fault plan applied."""
         with self._lock:
+            started = time.perf_counter()
+            try:
+                return self._handle(body, headers)
+            finally:
+                self.busy_seconds += time.perf_counter() - started
+
+    def _handle(self, body: bytes, headers: Mapping[str, str]) -> SandboxResponse:
             self.request_no += 1
             if self.required_token is not None:
                 if headers.get("authorization") != f"Bearer {self.required_token}":

@@ -85,3 +85,9 @@ def test_poisoned_record_is_dead_lettered_and_the_rest_delivered(day, run_upload
     # Re-running does not resend the dead letters nor anything acknowledged.
     again = run_upload(backend, day.data)
     assert again.requests == 0
+    # Once the backend is fixed, requeued dead letters (and only they) are sent.
+    backend.faults = FaultPlan()
+    assert run_upload.ledger().requeue_dead_letters("2025-06-01") == len(dead)
+    fixed = run_upload(backend, day.data)
+    assert sum(fixed.records_sent.values()) == len(dead) and fixed.dead_lettered == 0
+    assert backend.stored_counts() == day.expected
