@@ -36,9 +36,10 @@ from fleet_protocol import DtcRecord, EdgeEvent, InvalidIdError, validate_vin
 from fleet_protocol.events import format_ts
 from pydantic import ValidationError
 
+from edge_collector.validation import EVENT_FIELDS, fast_event_values
+
 log = logging.getLogger(__name__)
 
-EVENT_FIELDS = ("lat", "lon", "speed_kph", "rpm", "coolant_c", "throttle_pos", "soc_pct", "fuel_level_pct")
 NEW_TRIP_HEADROOM = 0.9
 
 _SCHEMA = """
@@ -290,12 +291,14 @@ class EventBuffer:
             kind = data.pop("kind", "event")
             extra = data.pop("extra", None)
             seq = next_seq + index
+            extra_json = json.dumps(extra, sort_keys=True) if extra else None
             try:
                 if kind == "event":
-                    ev = EdgeEvent(vin=vin, trip_id=trip_id, seq=seq, **data)
-                    event_rows.append((trip_id, seq, _ts_text(ev.ts), ev.lat, ev.lon, ev.speed_kph, ev.rpm,
-                                       ev.coolant_c, ev.throttle_pos, ev.soc_pct, ev.fuel_level_pct,
-                                       json.dumps(extra, sort_keys=True) if extra else None))
+                    values = fast_event_values(data)
+                    if values is None:  # not plainly valid: pydantic decides (and coerces or explains)
+                        ev = EdgeEvent(vin=vin, trip_id=trip_id, seq=seq, **data)
+                        values = (_ts_text(ev.ts), *(getattr(ev, name) for name in EVENT_FIELDS))
+                    event_rows.append((trip_id, seq, *values, extra_json))
                 elif kind == "dtc":
                     dtc = DtcRecord(vin=vin, trip_id=trip_id, seq=seq, kind="dtc", **data)
                     dtc_rows.append((trip_id, seq, _ts_text(dtc.ts), dtc.code, dtc.description, dtc.status))
