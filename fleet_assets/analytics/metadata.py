@@ -35,6 +35,7 @@ def upload_metadata(report: UploadReport, ledger_path: Path) -> dict:
         "ledger_acked_batches": pos.acked_batches,
         "configurations_created": report.configurations_created,
         "ledger_path": dg.MetadataValue.path(str(ledger_path)),
+        "seconds": dg.MetadataValue.json(report.seconds),
         "summary": dg.MetadataValue.md(summary),
     }
     for kind in KINDS:

@@ -19,6 +19,7 @@ absorbs it; the sandbox backend does, and counts it as a duplicate delivery.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -72,6 +73,7 @@ class UploadReport:
     configurations_created: int = 0
     messages_created: int = 0
     position: LedgerPosition | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # transform / plan / send (incl. ledger)
 
 
 def build_records(partition_key: str, data: PartitionData) -> dict[str, pa.Table]:
@@ -195,14 +197,21 @@ class PartitionUploader:
                 for kind in KINDS}
 
     def upload(self, partition_key: str, data: PartitionData) -> UploadReport:
+        started = time.perf_counter()
         tables = build_records(partition_key, data)
+        transformed = time.perf_counter() - started
         with self.ledger.session():
-            return self._upload(partition_key, tables)
+            report = self._upload(partition_key, tables)
+        report.seconds = {"transform": round(transformed, 3), **report.seconds}
+        return report
 
     def _upload(self, partition_key: str, tables: dict[str, pa.Table]) -> UploadReport:
         report = UploadReport(partition_key=partition_key, endpoint=self.ledger.endpoint)
         try:
+            t0 = time.perf_counter()
             plan = self.plan(partition_key, tables, report)
+            t1 = time.perf_counter()
+            report.seconds["plan"] = round(t1 - t0, 3)
             report.batches_planned = sum(len(b) for b in plan.values())
             self.log.info("analytics %s: %d batches to send (%s); already acknowledged: %s", partition_key,
                           report.batches_planned, {k: len(v) for k, v in plan.items()},
@@ -218,6 +227,7 @@ class PartitionUploader:
                         self.log.info("analytics %s: %s batch %d/%d acknowledged", partition_key, kind, n,
                                       len(plan[kind]))
                 report.records_sent[kind] = sent
+            report.seconds["send"] = round(time.perf_counter() - t1, 3)
         except AnalyticsSendError as exc:
             raise UploadIncompleteError(
                 f"analytics upload of {partition_key} to {self.ledger.endpoint} stopped: {exc}. "

@@ -90,3 +90,18 @@ def test_asset_is_in_the_code_location_with_its_pool():
     assert {k.to_user_string() for k in spec.asset_deps[dg.AssetKey("analytics_upload")]} >= {
         "telemetry", "edge_events", "edge_dtcs"}
     assert spec.op.pool == "analytics_ledger"
+
+
+def test_from_env_binds_env_vars_without_reading_secrets_into_config(monkeypatch):
+    monkeypatch.setenv("SEC_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("GRAPH_SERVICE_URL", raising=False)
+    monkeypatch.setenv("GRAPH_ENDPOINT", "https://analytics.example.test/graphql")
+    resource = AnalyticsResource.from_env()
+    assert TOKEN not in repr(resource)  # an EnvVar reference, resolved only at run start
+    assert resource.auth_token == dg.EnvVar("SEC_AUTH_TOKEN")
+    assert resource.endpoint == dg.EnvVar("GRAPH_ENDPOINT")
+    monkeypatch.delenv("SEC_AUTH_TOKEN")
+    monkeypatch.delenv("GRAPH_ENDPOINT")
+    bare = AnalyticsResource.from_env()
+    assert bare.auth_token is None and bare.endpoint is None
+    assert AnalyticsResource(endpoint="https://u:pw@h.test/graphql?k=1").endpoint_label == "https://h.test/graphql"
