@@ -15,6 +15,7 @@ import dagster as dg
 # Import area *modules* (not their Definitions objects): Dagster refuses a module
 # scope holding more than one Definitions.
 from fleet_assets.analytics import defs as analytics
+from fleet_assets.pipeline import defs as pipeline
 from fleet_assets.resources.analytics import AnalyticsResource
 from fleet_assets.resources.providers import MotiveResource, SamsaraResource
 from fleet_assets.resources.storage import FleetStorage
@@ -33,6 +34,7 @@ def _resources() -> dict:
 defs = dg.Definitions.merge(
     # area defs are listed here, one line each
     analytics.defs,
+    pipeline.defs,
     trips.defs,
     dg.Definitions(resources=_resources()),
 )

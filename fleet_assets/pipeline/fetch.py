@@ -1,8 +1,9 @@
 """Provider fetches for one UTC day, turned into raw NDJSON files + a manifest.
 
 Windows (providers.md §1.7, §5):
-* Motive: the day padded by one day on each side (its date parameters may be
-  company-local days, H8); normalisation filters to the UTC day.
+* Motive: the UTC day; the client pads its date parameters by a day on each
+  side (they may be company-local days, H8) and keeps ``start <= located_at
+  < end``; normalisation filters to the day again (defence in depth).
 * Samsara stats: from one day *before* the day (so the as-of engine state of
   the first points is known) to 30 minutes after it (nearest odometer
   reading within +-1800 s); assignments: the day itself (overlap-anchored).
@@ -19,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from fleet_assets.transforms.common import day_bounds
 from fleet_assets.transforms.wire import motive_location_records, motive_vehicle_records, records_to_ndjson
 
-MOTIVE_PAD = timedelta(days=1)
 SAMSARA_STATE_LOOKBACK = timedelta(days=1)
 SAMSARA_ODOMETER_LOOKAHEAD = timedelta(minutes=30)
 
@@ -58,7 +58,7 @@ def _manifest(provider: str, day: str, window: dict[str, datetime], counts: dict
 
 def fetch_motive_day(client, day: str) -> RawDay:
     start, end = day_bounds(day)
-    window = {"start": start - MOTIVE_PAD, "end": end + MOTIVE_PAD}
+    window = {"start": start, "end": end}
     result = client.fetch_vehicle_locations(window["start"], window["end"])
     failed = sorted(str(v) for v in (getattr(result, "failed_vehicle_ids", None) or []))
     if failed:

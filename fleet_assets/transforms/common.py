@@ -56,3 +56,8 @@ def require_not_null(table: pa.Table, columns: dict[str, str], what: str) -> Non
 
 def to_str(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(values, pa.string())
+
+
+def filter_rows(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
+    """``table.filter(mask)``, skipped (no copy) when every row is kept."""
+    return table if pc.all(mask).as_py() else table.filter(mask)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.schema import METERS_PER_MILE, MPH_PER_KPH, TELEMETRY_SCHEMA
-from fleet_assets.transforms.common import blank_to_null, in_day, parse_utc, require_not_null, to_str
+from fleet_assets.transforms.common import blank_to_null, filter_rows, in_day, parse_utc, require_not_null, to_str
 from fleet_assets.transforms.wire import (
     MOTIVE_LOCATION_SCHEMA,
     MOTIVE_VEHICLE_SCHEMA,
@@ -48,14 +48,22 @@ def motive_locations_table(locations: pa.Table | bytes | dict[str, list[dict]]) 
 
 
 def engine_state(point_type: pa.ChunkedArray, speed_mph: pa.ChunkedArray) -> pa.Array:
-    """The hub's precedence, except that nothing known -> null, not 'Off'."""
+    """The hub's precedence, except that nothing known -> null, not 'Off'.
+
+    Type matching runs on the few distinct values (dictionary), not per row.
+    """
+    types = pc.dictionary_encode(point_type).combine_chunks()
+
+    def type_in(values: list[str]) -> pa.Array:
+        return pc.take(pc.is_in(types.dictionary, pa.array(values)), types.indices)
+
     conditions = [
-        pc.is_in(point_type, pa.array(_STOPPED)),
-        pc.is_in(point_type, pa.array(_OFF)),
+        type_in(_STOPPED),
+        type_in(_OFF),
         pc.greater(speed_mph, IDLING_THRESHOLD_MPH),
         pc.less_equal(speed_mph, IDLING_THRESHOLD_MPH),
-        pc.is_in(point_type, pa.array(_MOVING)),
-        pc.is_in(point_type, pa.array(_STARTING)),
+        type_in(_MOVING),
+        type_in(_STARTING),
     ]
     conditions = [pc.fill_null(c, False) for c in conditions]
     names = [f"c{i}" for i in range(len(conditions))]
@@ -77,7 +85,7 @@ def normalize_motive(
     require_not_null(cols, {"vehicle_id": "vehicle_id", "located_at": "located_at", "lat": "lat", "lon": "lon"}, "motive vehicle_location")
     ts = parse_utc(cols["located_at"], "motive located_at")
     keep = in_day(ts, day)
-    cols = cols.append_column("ts", ts).filter(keep)
+    cols = filter_rows(cols.append_column("ts", ts), keep)
 
     # Vehicle attributes by position lookup: order-preserving and O(n) (no join reordering).
     veh_ids = to_str(veh["id"])

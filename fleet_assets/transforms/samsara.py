@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.schema import METERS_PER_MILE, TELEMETRY_SCHEMA
-from fleet_assets.transforms.common import blank_to_null, day_bounds, in_day, parse_utc, require_not_null
+from fleet_assets.transforms.common import blank_to_null, filter_rows, day_bounds, in_day, parse_utc, require_not_null
 from fleet_assets.transforms.joins import asof_backward, covering, nearest
 from fleet_assets.transforms.wire import SAMSARA_ASSIGNMENT_SCHEMA, SAMSARA_STATS_SCHEMA, as_table
 
@@ -75,7 +75,7 @@ def normalize_samsara(
     require_not_null(gps, {"time": "gps.time", "latitude": "gps.latitude", "longitude": "gps.longitude"}, "samsara gps")
     gps_ts = parse_utc(gps["time"], "samsara gps")
     keep = in_day(gps_ts, day)
-    gps = gps.append_column("ts", gps_ts).filter(keep)
+    gps = filter_rows(gps.append_column("ts", gps_ts), keep)
     gps_codes = gps_codes[keep.to_numpy(zero_copy_only=False)]
     first_row = np.full(len(vehicle_ids), -1, dtype=np.int64)
     first_row[codes[::-1]] = np.arange(len(codes))[::-1]  # first stats record of each vehicle

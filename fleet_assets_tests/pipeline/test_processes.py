@@ -12,6 +12,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+import dagster as dg
+
+from fleet_assets.pipeline.defs import PIPELINE_ASSETS
+from fleet_assets.resources.providers import MotiveResource, SamsaraResource
+from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.sandbox import SandboxConfig, serve_in_thread
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.catalog import connect_parquet
 from fleet_assets.storage.parquet_partitions import PART_FILE, partition_dir, write_partition
@@ -21,13 +27,18 @@ from .conftest import POINTS, seed_raw  # noqa: TID252
 RUNNER = textwrap.dedent(
     """
     import json, sys, dagster as dg
-    from fleet_assets.pipeline.assets import normalized_motive, normalized_samsara, telemetry
+    from fleet_assets.pipeline.defs import PIPELINE_ASSETS
     from fleet_assets.pipeline.warehouse import warehouse_catalog
+    from fleet_assets.resources.providers import MotiveResource, SamsaraResource
     from fleet_assets.resources.storage import FleetStorage
-    storage = FleetStorage(data_dir=sys.argv[1])
-    day = sys.argv[2]
-    res = dg.materialize([normalized_motive, normalized_samsara, telemetry], partition_key=day, resources={"storage": storage})
-    cat = dg.materialize([warehouse_catalog], resources={"storage": storage})
+    data_dir, day, url = sys.argv[1:4]
+    resources = {
+        "storage": FleetStorage(data_dir=data_dir),
+        "motive": MotiveResource(api_key="sandbox-motive-key", base_url=url, rate_limit_per_s=1000, rate_limit_burst=100),
+        "samsara": SamsaraResource(api_key="sandbox-samsara-token", base_url=url, rate_limit_per_s=1000, rate_limit_burst=100),
+    }
+    res = dg.materialize(PIPELINE_ASSETS, partition_key=day, resources=resources)
+    cat = dg.materialize([warehouse_catalog], resources={"storage": resources["storage"]})
     checks = [c.passed for c in res.get_asset_check_evaluations()]
     print(json.dumps({"day": day, "success": res.success and cat.success, "checks": checks}))
     """
@@ -36,22 +47,32 @@ RUNNER = textwrap.dedent(
 
 @pytest.mark.slow
 def test_four_partitions_in_parallel_processes(storage):
-    days = [f"2026-04-0{i}" for i in range(1, 5)]
-    for day in days:
-        seed_raw(storage, day)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", RUNNER, storage.data_dir, day], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for day in days
-    ]
-    outputs = [p.communicate(timeout=240) for p in procs]
+    """Four runs at once, each fetching from one shared loopback sandbox, then rebuilding the catalog."""
+    days = [f"2025-04-0{i}" for i in range(1, 5)]
+    with serve_in_thread(SandboxConfig(motive_vehicles=4, samsara_vehicles=4, interval_s=300)) as url:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", RUNNER, storage.data_dir, day, url],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for day in days
+        ]
+        outputs = [p.communicate(timeout=240) for p in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
         assert "Could not set lock" not in err and "Conflicting lock" not in err
         result = json.loads(out.strip().splitlines()[-1])
         assert result["success"] and len(result["checks"]) == 15 and all(result["checks"])
+    # Every partition is exactly what a lone, in-process run of that day produces.
     with connect_parquet(storage.root / "parquet") as con:
         counts = con.execute("SELECT date::VARCHAR, count(*), count(DISTINCT provider) FROM telemetry GROUP BY 1 ORDER BY 1").fetchall()
-    assert counts == [(day, 4 * POINTS, 2) for day in days]
+    assert [(d, p) for d, _, p in counts] == [(day, 2) for day in days]
+    reference = FleetStorage(data_dir=str(storage.root.parent / "reference"))
+    with serve_in_thread(SandboxConfig(motive_vehicles=4, samsara_vehicles=4, interval_s=300)) as url:
+        resources = {"storage": reference, "motive": MotiveResource(api_key="sandbox-motive-key", base_url=url, rate_limit_per_s=1000, rate_limit_burst=100),
+                     "samsara": SamsaraResource(api_key="sandbox-samsara-token", base_url=url, rate_limit_per_s=1000, rate_limit_burst=100)}
+        for day in days:
+            assert dg.materialize(PIPELINE_ASSETS, partition_key=day, resources=resources).success
+            concurrent = (partition_dir(storage.dataset("telemetry"), day) / PART_FILE).read_bytes()
+            assert (partition_dir(reference.dataset("telemetry"), day) / PART_FILE).read_bytes() == concurrent
 
 
 KILLED_RUN = textwrap.dedent(
@@ -85,8 +106,6 @@ def _big_samsara_day(day: str, n: int) -> pa.Table:
 def test_sigkill_during_telemetry_write_keeps_previous_partition(storage):
     day = "2026-05-01"
     seed_raw(storage, day)
-    import dagster as dg
-
     from fleet_assets.pipeline.assets import normalized_samsara, telemetry
 
     assert dg.materialize([normalized_samsara, telemetry], partition_key=day, resources={"storage": storage}).success

@@ -1,0 +1,99 @@
+"""Raw fetches against the provider sandbox: happy path, fault isolation, errors after retries.
+
+Real HTTP: the in-process sandbox transport for healthy providers, a loopback
+uvicorn sandbox (``serve_in_thread``) for fault-injected ones.
+"""
+
+import dagster as dg
+import pytest
+
+from fleet_assets.pipeline.defs import PIPELINE_ASSETS
+from fleet_assets.providers.errors import ProviderAuthError, ProviderResponseError, ProviderUnavailableError
+from fleet_assets.resources.providers import MotiveResource, SamsaraResource
+from fleet_assets.sandbox import FaultConfig, SandboxConfig, serve_in_thread
+from fleet_assets.storage.catalog import connect_parquet
+from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
+from fleet_assets.storage.raw_store import raw_day_dir, read_raw
+
+SMALL = {"sandbox_vehicles": 3, "sandbox_interval_s": 600}
+FAST_RETRY = {"max_retries": 2, "max_rate_limit_retries": 2, "backoff_base_s": 0.0, "backoff_max_s": 0.0,
+              "read_timeout_s": 0.3, "connect_timeout_s": 2.0}
+DAY = "2025-06-02"
+
+
+def _resources(storage, motive=None, samsara=None):
+    return {"storage": storage, "motive": motive or MotiveResource(**SMALL), "samsara": samsara or SamsaraResource(**SMALL)}
+
+
+def _names(result, event):
+    return {e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == event and e.asset_key}
+
+
+@pytest.mark.slow
+def test_three_days_from_the_sandbox_and_byte_identical_rerun(storage):
+    days = ["2025-06-01", "2025-06-02", "2025-06-03"]
+    for day in days:
+        result = dg.materialize(PIPELINE_ASSETS, partition_key=day, resources=_resources(storage))
+        assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+        raw = result.asset_materializations_for_node("raw_samsara")[0].metadata
+        assert raw["raw_gps_points"].value > 0
+    sql = "SELECT * EXCLUDE (date), date::VARCHAR FROM telemetry ORDER BY ALL"
+    with connect_parquet(storage.root / "parquet") as con:
+        first = con.execute(sql).fetchall()
+        per_day = dict(con.execute("SELECT date::VARCHAR, count(*) FROM telemetry GROUP BY 1").fetchall())
+        providers = {r[0] for r in con.execute("SELECT DISTINCT provider FROM telemetry").fetchall()}
+    assert set(per_day) == set(days) and all(n > 0 for n in per_day.values()) and providers == {"motive", "samsara"}
+    before = (partition_dir(storage.dataset("telemetry"), days[1]) / PART_FILE).read_bytes()
+    assert dg.materialize(PIPELINE_ASSETS, partition_key=days[1], resources=_resources(storage)).success
+    with connect_parquet(storage.root / "parquet") as con:
+        assert con.execute(sql).fetchall() == first
+    assert (partition_dir(storage.dataset("telemetry"), days[1]) / PART_FILE).read_bytes() == before
+    assert read_raw(storage.raw_dir, "samsara", days[1]).manifest["window"]["start"].startswith("2025-06-01")
+
+
+def test_motive_401_does_not_stop_samsara(storage):
+    with serve_in_thread(SandboxConfig(motive_vehicles=3, samsara_vehicles=3)) as url:
+        motive = MotiveResource(api_key="wrong-key", base_url=url, **FAST_RETRY)
+        result = dg.materialize(PIPELINE_ASSETS, partition_key=DAY, resources=_resources(storage, motive=motive), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure and e.step_key == "raw_motive")
+    error = failure.event_specific_data.error
+    assert "ProviderAuthError" in str(error) and "motive" in str(error), str(error)[:500]
+    assert _names(result, "ASSET_MATERIALIZATION") == {"raw_samsara", "normalized_samsara"}
+    assert not raw_day_dir(storage.raw_dir, "motive", DAY).exists()
+    assert list_partitions(storage.dataset("normalized_motive")) == []
+    with connect_parquet(storage.root / "parquet") as con:
+        assert con.execute("SELECT count(*) FROM normalized_samsara").fetchone()[0] > 0
+    # Once the outage is over, telemetry is rebuilt from whatever landed.
+    assert dg.materialize([PIPELINE_ASSETS[-1]], partition_key=DAY, resources=_resources(storage)).success
+
+
+FAULTS = [
+    ("http_500", ProviderUnavailableError, "500"),
+    ("rate_limit", ProviderUnavailableError, "429"),
+    ("truncated", ProviderResponseError, ""),
+    ("timeout", ProviderUnavailableError, ""),
+]
+
+
+@pytest.mark.parametrize("kind, error, status", FAULTS)
+def test_persistent_provider_faults_fail_clearly_and_keep_previous_raw(storage, kind, error, status):
+    # A good fetch first, so there is something a failed re-fetch must not damage.
+    assert dg.materialize(PIPELINE_ASSETS[:1], partition_key=DAY, resources=_resources(storage)).success
+    before = read_raw(storage.raw_dir, "motive", DAY)
+    faults = FaultConfig(rate=1.0, kinds=(kind,), max_faulty_attempts=1000, retry_after_s=0.01, timeout_s=1.0)
+    with serve_in_thread(SandboxConfig(motive_vehicles=3, faults=faults)) as url:
+        motive = MotiveResource(api_key="sandbox-motive-key", base_url=url, **FAST_RETRY)
+        with pytest.raises(error) as info:
+            dg.materialize(PIPELINE_ASSETS[:1], partition_key=DAY, resources=_resources(storage, motive=motive))
+    assert "motive" in str(info.value) and status in str(info.value)
+    after = read_raw(storage.raw_dir, "motive", DAY)
+    assert after.path == before.path and after.files == before.files
+
+
+def test_samsara_auth_error_message_names_provider(storage):
+    with serve_in_thread(SandboxConfig(samsara_vehicles=2)) as url:
+        samsara = SamsaraResource(api_key="nope", base_url=url, **FAST_RETRY)
+        with pytest.raises(ProviderAuthError, match="samsara"):
+            dg.materialize(PIPELINE_ASSETS[1:2], partition_key=DAY, resources=_resources(storage, samsara=samsara))
+    assert not raw_day_dir(storage.raw_dir, "samsara", DAY).exists()
