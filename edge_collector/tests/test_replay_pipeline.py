@@ -98,3 +98,13 @@ def test_replay_with_garbage_never_crashes(buffer, every):
     replay(collector, noisy)
     assert collector.gps.counters.checksum_errors == len(range(0, len(lines), every))
     assert collector.acked > 150
+
+
+def test_replay_clock_starts_at_the_recording_not_now():
+    from edge_collector.replay import _clock_start, rmc_time
+
+    lines = read_log_lines(nmea_log("bt451.log"))  # starts with 4 void RMC epochs
+    start, head = _clock_start(iter(lines))
+    first_valid = next(rmc_time(l) for l in lines if rmc_time(l) is not None)
+    assert start == first_valid - 5.0  # 4 void epochs of 1 s before it, then the valid one
+    assert head == lines[: len(head)] and rmc_time(head[-1]) == first_valid

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pint").setLevel(logging.ERROR)  # python-OBD's unit registry warns on every import
     logging.getLogger("obd").setLevel(max(level, logging.ERROR) if args.verbose < 2 else logging.DEBUG)
     from edge_collector.commands._common import CommandError
 

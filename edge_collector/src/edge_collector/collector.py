@@ -96,6 +96,7 @@ class Collector:
         self._next_dtc = 0.0
         self._dtcs_seen: set[tuple[str, str]] = set()
         self._obd_lost_at: float | None = None
+        self._obd_lost_trip: str | None = None
         self._next_status = 0.0
         self.last_sample: dict | None = None
         self.acked = 0
@@ -182,26 +183,27 @@ class Collector:
         if self.obd is None:
             return None
         if not self.obd.connected:
-            if self._obd_lost_at is None:
-                self._obd_lost_at = now
             if not self.obd.try_reconnect(now):
                 return None
             self._record_obd_gap(now)
         sample = self.obd.sample(now)
-        if sample is None:
-            self._obd_lost_at = now
+        if sample is None:  # lost just now; the gap is recorded once the adapter is back
+            self._obd_lost_at, self._obd_lost_trip = now, self.trip_id
         return sample
 
     def _record_obd_gap(self, now: float) -> None:
         if self._obd_lost_at is None:
-            return
+            return  # first connection, not a reconnection
         started, self._obd_lost_at = self._obd_lost_at, None
-        self.note_gap("obd", started, now, f"adapter {self.obd.port} disconnected; reconnected")
+        self.note_gap("obd", started, now, f"adapter {self.obd.port} disconnected; reconnected",
+                      trip_id=self._obd_lost_trip)
 
-    def note_gap(self, source: str, started: float, ended: float | None, reason: str) -> None:
-        """Record an outage (thread-safe; the GPS reader calls it too)."""
+    def note_gap(self, source: str, started: float, ended: float | None, reason: str, *,
+                 trip_id: str | None = None) -> None:
+        """Record an outage against the trip open when it began (thread-safe; the GPS reader calls it too)."""
         try:
-            self.buffer.record_gap(source, _utc(started), _utc(ended) if ended else None, reason, trip_id=self.trip_id)
+            self.buffer.record_gap(source, _utc(started), _utc(ended) if ended else None, reason,
+                                   trip_id=trip_id or self.trip_id)
         except EventBufferError:
             log.exception("could not record %s gap", source)
         log.warning("%s gap %.1f s recorded: %s", source, (ended or started) - started, reason)

@@ -8,6 +8,7 @@ recorded drive plus the ELM327 emulator exercises everything ``run`` does.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,13 +46,34 @@ def rmc_time(line: bytes) -> float | None:
     return None
 
 
+def _clock_start(lines) -> tuple[float, list[bytes]]:
+    """Start the clock so that the first valid RMC lands on its own time (void epochs before it: 1 s each).
+
+    Only the lines up to that RMC are held in memory; without any valid RMC the clock starts now.
+    """
+    head: list[bytes] = []
+    void_epochs = 0
+    for line in lines:
+        head.append(line)
+        if b"RMC," in line[:8]:
+            t = rmc_time(line)
+            if t is not None:
+                return t - void_epochs - 1.0, head
+            void_epochs += 1
+    return time.time(), head
+
+
 def replay(collector: Collector, lines: Iterable[bytes], *, speedup: float = 0.0, start: float | None = None,
            progress: Callable[[ReplayResult], None] | None = None, progress_every: int = 5000,
            sleep: Callable[[float], None] = time.sleep) -> ReplayResult:
     """Feed ``lines`` into ``collector.gps`` and step the collector per epoch; flushes at the end."""
     result = ReplayResult()
     began = time.perf_counter()
-    vnow = start if start is not None else time.time()
+    lines = iter(lines)
+    if start is None:
+        start, head = _clock_start(lines)
+        lines = itertools.chain(head, lines)
+    vnow = start
     resumed = False
     for line in lines:
         result.lines += 1
