@@ -51,6 +51,19 @@ from fleet_assets.storage.parquet_partitions import write_partition  # noqa: E40
 DAY = "2025-06-01"
 REF_PACKAGE = "ics-wivi-analytics-ingest"
 SECTION = "## Analytics upload"
+READING = (
+    'Reading: the reference in bulk mode already sends few, large requests (no byte cap: a whole day of '
+    'one PID in one request) and runs close to the server floor, so on this backend no client can be 5x '
+    "faster than it; ours also spends its timed section on work the reference's does not include (reading"
+    ' and transforming the Parquet partitions, fingerprinting every record, a pre-flight SDL check per '
+    'request, an fsynced ledger commit per batch: the price of exactly-once), and each run here starts '
+    'from an empty ledger, so it also creates the 10 configurations that later runs read from the ledger.'
+    ' Against per-point feeding (how a streaming producer uses the client) ours is faster with >10x fewer'
+    " requests. The reference's speed under faults comes from dropping every failed buffer; ours re-sends"
+    ' until acknowledged. Duplicate deliveries for ours are the commit-then-500 faults (the backend '
+    "committed, the answer was lost): the batch is re-sent and the backend's upsert absorbs it, so stored"
+    ' counts stay exact.\n'
+)
 
 REF_DRIVER = r'''
 """Feeds the published IcsAnalytics client; prints JSON {elapsed_seconds, errors}."""
@@ -267,7 +280,8 @@ def markdown(results: list[dict], args: argparse.Namespace, command: str) -> str
             "from the first add_* to the end of close(), instances closed in parallel). server busy s = time the "
             "sandbox spent executing requests (graphql-core parse, validation, variable coercion, resolvers): a "
             "floor no client can go below. lost = records the backend does not hold at the end (counted by "
-            "natural key).\n")
+            "natural key).\n\n"
+            + READING)
 
 
 def comparison(results: list[dict]) -> str:
