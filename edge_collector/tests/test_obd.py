@@ -126,6 +126,20 @@ def test_collector_fuses_obd_with_real_gps_log(source, fixed_values, tmp_path):
     assert sum(e["lat"] is not None for e in events) >= 5  # parked part before 09:15 has fixes too
 
 
+def test_silent_adapter_null_answers_trigger_reconnect(source, emulator):
+    """Port still open but every PID answers NO DATA (adapter hung / bus gone): treated as lost."""
+    for name in ("SPEED", "RPM", "COOLANT_TEMP", "THROTTLE_POS", "FUEL_LEVEL", "ENGINE_LOAD"):
+        emulator.answer[name] = "<writeln>NO DATA</writeln>"
+    try:
+        results = [source.sample() for _ in range(source.null_limit)]
+        assert all(r is not None and r.empty for r in results[:-1]) and results[-1] is None
+        assert not source.connected
+    finally:
+        emulator.answer = {}
+    source.backoff.reset()
+    assert source.try_reconnect(time.time()) and source.sample().values["rpm"] is not None
+
+
 def test_adapter_unplugged_mid_trip_reconnects_and_records_gap(tmp_path):
     """Emulator 1 dies (unplug), emulator 2 appears under the same by-id style symlink (replug)."""
     link = tmp_path / "obd-adapter"
