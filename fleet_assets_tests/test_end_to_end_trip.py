@@ -22,7 +22,6 @@ import re
 import threading
 import time
 import warnings
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 from fleet_protocol import DtcRecord, decode_chunk
 
 from fleet_assets.ingest.landing import LandingZone
-from fleet_assets.trips.schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA, RAW_EVENT_FIELDS, TRIPS_SCHEMA
+from fleet_assets.trips.schemas import EDGE_DTCS_SCHEMA, RAW_EVENT_FIELDS, RAW_EVENTS_SCHEMA, TRIPS_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,9 @@ def load_trips(zone: LandingZone, trip_ids: list[str]) -> TripBatch:
                     dtcs.append(record.model_dump(include=set(EDGE_DTCS_SCHEMA.names)))
                 else:
                     events.append(record.model_dump(include=set(RAW_EVENT_FIELDS)))
-    raw_schema = pa.schema([EDGE_EVENTS_SCHEMA.field(name) for name in RAW_EVENT_FIELDS])
     return TripBatch(
         trips=pa.Table.from_pylist(trips, schema=TRIPS_SCHEMA),
-        events=pa.Table.from_pylist(events, schema=raw_schema),
+        events=pa.Table.from_pylist(events, schema=RAW_EVENTS_SCHEMA),
         dtcs=pa.Table.from_pylist(dtcs, schema=EDGE_DTCS_SCHEMA),
     )
 

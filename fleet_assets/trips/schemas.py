@@ -13,6 +13,7 @@ EDGE_EVENTS_SCHEMA = pa.schema([
     ("fuel_level_pct", pa.float64()), ("clock_skew", pa.bool_()),
 ])
 RAW_EVENT_FIELDS = [f.name for f in EDGE_EVENTS_SCHEMA if f.name != "clock_skew"]
+RAW_EVENTS_SCHEMA = pa.schema([EDGE_EVENTS_SCHEMA.field(name) for name in RAW_EVENT_FIELDS])  # before skew flagging
 
 EDGE_DTCS_SCHEMA = pa.schema([
     ("vin", pa.string()), ("trip_id", pa.string()), ("seq", pa.int64()), ("ts", TS),

@@ -11,7 +11,13 @@ from fleet_protocol import EdgeEvent
 from fleet_assets.ingest.synthetic import utc
 from fleet_assets.schema import MPH_PER_KPH, TELEMETRY_SCHEMA
 from fleet_assets.trips import checks, transforms
-from fleet_assets.trips.schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA, RAW_EVENT_FIELDS, TRIPS_SCHEMA
+from fleet_assets.trips.schemas import (
+    EDGE_DTCS_SCHEMA,
+    EDGE_EVENTS_SCHEMA,
+    RAW_EVENT_FIELDS,
+    RAW_EVENTS_SCHEMA,
+    TRIPS_SCHEMA,
+)
 
 TRIP = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 VIN = "1FTFW1E50PFA00001"
@@ -20,12 +26,11 @@ T0 = utc(2025, 3, 4, 23, 59, 50)
 
 def _events(rows):
     """rows: (seq, seconds after T0, speed_kph, lat)"""
-    raw_schema = pa.schema([EDGE_EVENTS_SCHEMA.field(n) for n in RAW_EVENT_FIELDS])
     return pa.Table.from_pylist([
         EdgeEvent(vin=VIN, trip_id=TRIP, seq=seq, ts=T0 + timedelta(seconds=sec), lat=lat, lon=8.0,
                   speed_kph=speed, rpm=900.0 if speed is not None else None, fuel_level_pct=50 - seq * 0.1)
         .model_dump(include=set(RAW_EVENT_FIELDS)) for seq, sec, speed, lat in rows
-    ], schema=raw_schema)
+    ], schema=RAW_EVENTS_SCHEMA)
 
 
 def _trips(end_offset=30):
