@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ class ProviderClient:
         self.limiter = limiter or RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.registry = registry
         self.requests_sent = 0  # across calls, for logs/metadata
+        self.status_counts: Counter[int] = Counter()  # HTTP status -> responses across calls (0 = none)
 
     def __repr__(self) -> str:  # never shows the credential
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
@@ -81,6 +83,7 @@ class ProviderClient:
                     return await body(session)
                 finally:
                     self.requests_sent += session.requests_sent
+                    self.status_counts.update(session.status_counts)
         return run_sync(main)
 
     def endpoint(self, name: str) -> Endpoint:

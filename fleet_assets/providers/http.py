@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
@@ -51,6 +52,7 @@ class ProviderSession:
         self.semaphore = asyncio.Semaphore(settings.max_concurrency)
         self.auth_error: ProviderAuthError | None = None
         self.requests_sent = 0
+        self.status_counts: Counter[int] = Counter()  # HTTP status -> responses (0 = no response)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url, headers={**auth_headers, "Accept": "application/json",
                                                  "User-Agent": settings.user_agent},
@@ -120,10 +122,13 @@ class ProviderSession:
             try:
                 response = await self._http.get(path, params=params)
             except httpx.TimeoutException as exc:
+                self.status_counts[0] += 1
                 raise _Transient("timeout", f"timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
+                self.status_counts[0] += 1
                 raise _Transient("connection", f"connection error ({type(exc).__name__}: {exc})") from None
         status = response.status_code
+        self.status_counts[status] += 1
         if status == 429:
             delay = parse_retry_after(response.headers.get("Retry-After"))
             self.limiter.pause(s.fallback_retry_after_s if delay is None else delay)

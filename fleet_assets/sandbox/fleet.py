@@ -156,7 +156,7 @@ def day_track(seed: int, track_key: str, depot: int, odometer_base: float, day: 
         points.append(Point(t, lat, lon, 0.0, heading, "On", odo, "ignition_on"))
         state, state_until, speed = "On", t + r.uniform(600, 3600), r.uniform(25, 60)
         t += interval_s
-        while t < s1:
+        while t < s1 - 1:  # the ignition-off point at s1 gets its own second
             if t >= state_until:
                 if state == "On":
                     state, state_until = "Idle", t + r.uniform(120, 600)

@@ -98,6 +98,19 @@ class SandboxBackend:
         self.motive = fleet(c.seed, "motive", c.motive_vehicles)
         self.samsara = fleet(c.seed, "samsara", c.samsara_vehicles)
         self._motive_by_id = {v.provider_id: v for v in self.motive}
+        self._walks: dict[tuple, list] = {}  # (window, generation) -> items of a cursor walk, reused per page
+
+    def _walk_items(self, key: tuple, build) -> list:
+        """Items of one cursor walk, built once and reused by its later pages (bounded FIFO cache)."""
+        with self._lock:
+            items = self._walks.get(key)
+        if items is None:
+            items = build()
+            with self._lock:
+                self._walks[key] = items
+                while len(self._walks) > 32:
+                    self._walks.pop(next(iter(self._walks)))
+        return items
 
     # -- entry point -------------------------------------------------------------
     def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> SandboxResponse:
@@ -281,11 +294,14 @@ class SandboxBackend:
         page, gen = self._cursor_page(query, window_key)
         c = self.config
         end_eff = min(end, self._now())
-        fragments = []  # (vehicle, part, parts): vehicles with index % 3 == 0 span two pages
-        for v in self.samsara:
-            if self._has_data(v, start, end_eff):
-                parts = 2 if v.index % 3 == 0 else 1
-                fragments += [(v, n, parts) for n in range(parts)]
+        def build() -> list:
+            fragments = []  # (vehicle, part, parts): vehicles with index % 3 == 0 span two pages
+            for v in self.samsara:
+                if self._has_data(v, start, end_eff):
+                    parts = 2 if v.index % 3 == 0 else 1
+                    fragments += [(v, n, parts) for n in range(parts)]
+            return fragments
+        fragments = self._walk_items((window_key, gen), build)
         pages = self._paginate(fragments, c.samsara_page_size)
 
         def render(frags):
@@ -343,6 +359,12 @@ class SandboxBackend:
         window_key = f"assign|{start}|{end}"
         page, gen = self._cursor_page(query, window_key)
         c, now = self.config, self._now()
+        rows = self._walk_items((window_key, gen), lambda: self._assignment_rows(start, end, now, gen))
+        pages = self._paginate(rows, c.samsara_assignment_page_size)
+        return self._page_response(pages, page, gen, window_key, lambda rs: rs)
+
+    def _assignment_rows(self, start: float, end: float, now: float, gen: int) -> list[dict]:
+        c = self.config
         fleet_start = wire.fleet_start_epoch(c.fleet_start)
         rows = []
         for v in self.samsara:
@@ -365,5 +387,4 @@ class SandboxBackend:
                         rows.append(dict(row))
                     if passenger:
                         rows.append(wire.samsara_assignment(v, passenger, s0, open_end, kind, True))
-        pages = self._paginate(rows, c.samsara_assignment_page_size)
-        return self._page_response(pages, page, gen, window_key, lambda rs: rs)
+        return rows

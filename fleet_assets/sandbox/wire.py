@@ -9,6 +9,7 @@ assignments without ``endTime`` and ``assignedAtTime: ""``.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from fleet_assets.sandbox.fleet import DEPOTS, Driver, Point, SimVehicle, stable_int, stable_unit
@@ -16,7 +17,7 @@ from fleet_assets.sandbox.fleet import DEPOTS, Driver, Point, SimVehicle, stable
 KPH_PER_MPH = 1.609344
 MOTIVE_COMPANY_ID = 7_000_001
 _CENTRAL = timezone(timedelta(hours=-5))
-ASSIGNMENT_TYPES = ("driverApp", "HOS", "static", "idCard", "smartAssign", "driverApp", "HOS")
+ASSIGNMENT_TYPES = ("driverApp", "HOS", "static", "idCard", "smartAssign", "driverApp", "HOS", "dispatch")
 
 
 def iso_z(t: float, millis: bool = False) -> str:
@@ -61,9 +62,9 @@ def motive_vehicle(seed: int, v: SimVehicle) -> dict:
     }
 
 
-def _location_id(seed: int, vehicle_id: str, t: int) -> str:
-    """A stable UUID-4-shaped id per (vehicle, second)."""
-    h = hashlib.blake2b(f"{seed}|loc|{vehicle_id}|{t}".encode(), digest_size=16).hexdigest()
+def _location_id(seed: int, vehicle_id: str, p: Point) -> str:
+    """A stable UUID-4-shaped id per breadcrumb (two can share a second: keyed on exact time + type)."""
+    h = hashlib.blake2b(f"{seed}|loc|{vehicle_id}|{p.t!r}|{p.kind}".encode(), digest_size=16).hexdigest()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
 
 
@@ -74,7 +75,7 @@ def motive_location(seed: int, v: SimVehicle, p: Point, driver: dict | None) -> 
     hours = round(odo / 40.0, 2)
     return {
         "located_at": motive_time(v, p.t), "lat": round(p.lat, 6), "lon": round(p.lon, 6),
-        "id": _location_id(seed, v.provider_id, int(p.t)),
+        "id": _location_id(seed, v.provider_id, p),
         "type": p.kind, "description": place(v, p), "speed": round(p.speed_mph * factor, 1),
         "bearing": p.heading, "battery_voltage": 13.8 if p.engine != "Off" else 12.6,
         "odometer": odo, "true_odometer": odo, "engine_hours": hours, "true_engine_hours": hours, "fuel": None,
@@ -99,9 +100,14 @@ def samsara_vehicle(v: SimVehicle) -> dict:
     return {"id": v.provider_id, "name": v.number, "vin": v.vin, "externalIds": samsara_external_ids(v)}
 
 
+@lru_cache(maxsize=None)
+def _ms_offset(vehicle_id: str) -> float:
+    return (stable_int("ms", vehicle_id) % 1000) / 1000.0
+
+
 def _ms(v: SimVehicle, t: float) -> float:
     """Samsara readings carry milliseconds: a stable sub-second offset per vehicle."""
-    return int(t) + (stable_int("ms", v.provider_id) % 1000) / 1000.0
+    return int(t) + _ms_offset(v.provider_id)
 
 
 def samsara_gps(seed: int, v: SimVehicle, p: Point) -> dict:

@@ -1,0 +1,174 @@
+"""Benchmark: one day of a fleet fetched from the loopback sandbox, ours vs the naive serial way.
+
+Each mode gets a *fresh* ``fleet-sandbox serve`` subprocess (so no server-side
+cache favours the second run) with a fixed per-response latency and a
+server-side rate limit per provider. Both modes send the same requests
+(Motive: vehicle pages + one padded location call per vehicle; Samsara:
+the stats-history and assignments cursor walks).
+
+* ours   - MotiveClient/SamsaraClient: asyncio fan-out (<= 10 in flight),
+           client-side token bucket at the server's rate, shared 429 pause.
+* serial - the Fleet Telemetry Hub way: one request at a time with a plain
+           httpx.Client, sleeping ``Retry-After + 0.5 s`` on a 429.
+
+The lower bound is (successful requests) / (rate limit): no client can go
+faster without being refused. Reported: wall time, lower bound, ratio, and
+serial / ours. Example::
+
+    .venv/bin/python benchmarks/provider_fetch.py                 # 500 vehicles
+    .venv/bin/python benchmarks/provider_fetch.py --quick         # 50 vehicles
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from fleet_assets.providers import MotiveClient, SamsaraClient
+from fleet_assets.providers.motive import DATE_PAD
+from fleet_assets.providers.retry_after import parse_retry_after
+from fleet_assets.providers.samsara import STATS_TYPES
+from fleet_assets.providers.timeutil import rfc3339_z
+
+MOTIVE_KEY, SAMSARA_TOKEN = "bench-motive-key", "bench-samsara-token"
+
+
+@contextlib.contextmanager
+def sandbox(args) -> str:
+    """A fresh ``fleet-sandbox serve`` subprocess on a free loopback port; yields its URL."""
+    cmd = [sys.executable, "-m", "fleet_assets.sandbox.cli", "serve", "--port", "0",
+           "--vehicles", str(args.vehicles), "--interval", str(args.interval), "--latency-ms", str(args.latency_ms),
+           "--rate-limit", str(args.rate_limit), "--motive-key", MOTIVE_KEY, "--samsara-token", SAMSARA_TOKEN]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        if " at " not in line:
+            raise RuntimeError(f"sandbox did not start: {line!r}")
+        url = line.split(" at ")[1].strip()
+        time.sleep(1.1)  # let the server's rate-limit bucket fill, as for any fresh client
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run_ours(url: str, start: datetime, end: datetime, args) -> dict:
+    common = dict(rate_limit_per_s=args.rate_limit, rate_limit_burst=1, max_concurrency=10, read_timeout_s=60.0)
+    motive = MotiveClient.from_key(MOTIVE_KEY, url, **common)
+    samsara = SamsaraClient.from_token(SAMSARA_TOKEN, url, **common)
+    t0 = time.perf_counter()
+    result = motive.fetch_vehicle_locations(start, end)
+    t_motive = time.perf_counter() - t0
+    stats = samsara.fetch_stats_history(start, end)
+    assignments = samsara.fetch_driver_assignments(start, end)
+    wall = time.perf_counter() - t0
+    if result.failed_vehicle_ids:
+        raise RuntimeError(f"ours: {len(result.failed_vehicle_ids)} vehicles failed")
+    counts = motive.status_counts + samsara.status_counts
+    return {"wall_s": wall, "motive_s": t_motive, "ok": counts[200], "rate_limited": counts[429],
+            "records": sum(map(len, result.locations.values())) + sum(len(s.get("gps", [])) for s in stats)
+            + len(assignments)}
+
+
+def run_serial(url: str, start: datetime, end: datetime, args) -> dict:
+    """The hub's loop: fetch_all per endpoint, one request at a time, Retry-After + 0.5 s on a 429."""
+    stats = {"ok": 0, "rate_limited": 0}
+
+    def get(client: httpx.Client, path: str, params: dict) -> dict:
+        while True:
+            r = client.get(path, params=params)
+            if r.status_code == 429:
+                stats["rate_limited"] += 1
+                time.sleep((parse_retry_after(r.headers.get("Retry-After")) or 1.0) + 0.5)
+                continue
+            r.raise_for_status()
+            stats["ok"] += 1
+            return r.json()
+
+    records = 0
+    t0 = time.perf_counter()
+    with httpx.Client(base_url=url, headers={"X-API-Key": MOTIVE_KEY}, timeout=60) as m:
+        vehicles, page = [], 1
+        while True:
+            body = get(m, "/v1/vehicles", {"page_no": page, "per_page": 100})
+            vehicles += [v["vehicle"] for v in body["vehicles"]]
+            if page * body["pagination"]["per_page"] >= body["pagination"]["total"]:
+                break
+            page += 1
+        last = end - timedelta(microseconds=1) + DATE_PAD  # the same padded dates our client sends
+        dates = {"start_date": (start - DATE_PAD).date().isoformat(), "end_date": last.date().isoformat()}
+        for v in vehicles:
+            body = get(m, f"/v3/vehicle_locations/{v['id']}", dates)
+            records += sum(start <= datetime.fromisoformat(x["vehicle_location"]["located_at"].replace("Z", "+00:00"))
+                           < end for x in body["vehicle_locations"])
+    t_motive = time.perf_counter() - t0
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {SAMSARA_TOKEN}"}, timeout=60) as s:
+        window = {"startTime": rfc3339_z(start), "endTime": rfc3339_z(end)}
+        for path, params, count in (
+                ("/fleet/vehicles/stats/history", {**window, "types": ",".join(STATS_TYPES)},
+                 lambda d: sum(len(x.get("gps", [])) for x in d)),
+                ("/fleet/driver-vehicle-assignments", {**window, "filterBy": "vehicles"}, len)):
+            after = None
+            while True:
+                body = get(s, path, {**params, **({"after": after} if after else {})})
+                records += count(body["data"])
+                if not body["pagination"]["hasNextPage"]:
+                    break
+                after = body["pagination"]["endCursor"]
+    return {"wall_s": time.perf_counter() - t0, "motive_s": t_motive, **stats, "records": records}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vehicles", type=int, default=500, help="vehicles per provider (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="50 vehicles (overrides --vehicles)")
+    parser.add_argument("--day", default="2026-03-02", help="UTC day to fetch (default: %(default)s)")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="per-response latency (default: %(default)s)")
+    parser.add_argument("--rate-limit", type=float, default=25.0, help="server req/s per provider (default: %(default)s)")
+    parser.add_argument("--interval", type=int, default=300,
+                        help="seconds between simulated readings (default: %(default)s)")
+    parser.add_argument("--skip-serial", action="store_true", help="measure only our client")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.vehicles = 50
+    start = datetime.fromisoformat(args.day).replace(tzinfo=UTC)
+    end = start + timedelta(days=1)
+    print(f"provider_fetch: {args.vehicles} vehicles/provider, day {args.day}, latency {args.latency_ms} ms, "
+          f"server limit {args.rate_limit} req/s/provider, readings every {args.interval} s", flush=True)
+    rows = {}
+    for mode, fn in (("ours", run_ours), ("serial", run_serial)):
+        if mode == "serial" and args.skip_serial:
+            continue
+        print(f"  running {mode} ...", flush=True)
+        with sandbox(args) as url:
+            rows[mode] = fn(url, start, end, args)
+        r = rows[mode]
+        r["lower_bound_s"] = r["ok"] / args.rate_limit
+        r["vs_lower_bound"] = r["wall_s"] / r["lower_bound_s"]
+        print(f"    {r['ok']} requests (+{r['rate_limited']} answered 429), {r['records']} records, "
+              f"{r['wall_s']:.2f} s (Motive part {r['motive_s']:.2f} s)", flush=True)
+    if "serial" in rows and rows["serial"]["records"] != rows["ours"]["records"]:
+        print(f"WARNING: record counts differ: {rows['serial']['records']} vs {rows['ours']['records']}")
+    print("\n| mode | requests | 429s | records | wall s | lower bound s | wall / bound | vs ours |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for mode, r in rows.items():
+        print(f"| {mode} | {r['ok']} | {r['rate_limited']} | {r['records']} | {r['wall_s']:.2f} | "
+              f"{r['lower_bound_s']:.2f} | {r['vs_lower_bound']:.2f}x | {r['wall_s'] / rows['ours']['wall_s']:.2f}x |")
+    print(f"\nmachine: nproc={os.cpu_count()}, python {platform.python_version()}, {platform.platform()}")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
