@@ -139,9 +139,13 @@ class EventBuffer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # e.g. --db points at some other file: say so, touch nothing
+            self._db.close()
+            raise EventBufferError(f"{self.path} is not a usable collector buffer: {exc}") from None
         self._next_seq: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -36,11 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pint").setLevel(logging.ERROR)  # python-OBD's unit registry warns on every import
     logging.getLogger("obd").setLevel(max(level, logging.ERROR) if args.verbose < 2 else logging.DEBUG)
+    from edge_collector.buffer import EventBufferError
     from edge_collector.commands._common import CommandError
 
     try:
         return int(args.func(args) or 0)
-    except CommandError as exc:
+    except (CommandError, EventBufferError) as exc:
         print(f"edge-collector: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
