@@ -13,7 +13,7 @@ from typing import Callable
 import pyarrow as pa
 
 from fleet_assets.analytics.batching import Item
-from fleet_assets.analytics.records import OBD_PIDS
+from fleet_assets.analytics.records import GPS_SCHEMA, OBD_PIDS, SIGNAL_SCHEMA, rows
 
 OBD_ARB_ID = "7E8"
 OBD_NETWORK = "OBD-II"
@@ -46,27 +46,31 @@ def messages_needed(signals: pa.Table, dtcs: pa.Table) -> list[dict]:
 
 def gps_items(gps: pa.Table, config_of: Callable[[str], int]) -> list[Item]:
     items = []
-    for r in gps.to_pylist():
-        cid = config_of(r["vehicle_key"])
-        point = {"time": r["time"], "latitude": r["latitude"], "longitude": r["longitude"], "accuracy": None,
-                 "altitude": None, "speed": r["speed"], "bearing": r["bearing"],
-                 "available": {"accuracy": False, "altitude": False, "bearing": r["bearing"] is not None,
-                               "speed": r["speed"] is not None, "time": True}}
-        items.append(Item((cid,), {"configurationId": cid}, point, r["fingerprint"]))
+    headers: dict[int, dict] = {}
+    for vehicle_key, time, latitude, longitude, speed, bearing, fp in rows(gps.select(list(GPS_SCHEMA.names))):
+        cid = config_of(vehicle_key)
+        header = headers.setdefault(cid, {"configurationId": cid})
+        point = {"time": time, "latitude": latitude, "longitude": longitude, "accuracy": None, "altitude": None,
+                 "speed": speed, "bearing": bearing,
+                 "available": {"accuracy": False, "altitude": False, "bearing": bearing is not None,
+                               "speed": speed is not None, "time": True}}
+        items.append(Item((cid,), header, point, fp))
     return sorted(items, key=lambda i: (i.group, i.point["time"]))
 
 
 def signal_items(signals: pa.Table, config_of: Callable[[str], int], message_ids: dict[str, int]) -> list[Item]:
     items = []
     mids = {pid: message_ids[message_key(pid_message(pid))] for pid in set(signals["pid"].to_pylist())}
-    for r in signals.to_pylist():
-        pid = PIDS[r["pid"]]
-        cid = config_of(r["vehicle_key"])
-        mid = mids[pid.pid]
-        header = {"configurationId": cid, "messageId": mid, "name": pid.name, "unit": pid.unit,
-                  "paramType": "RAW", "paramId": pid.pid, "signalType": "PID"}
-        items.append(Item((cid, mid, pid.name), header, {"value": r["value"], "svalue": None, "time": r["time"]},
-                          r["fingerprint"]))
+    headers: dict[tuple, dict] = {}
+    for vehicle_key, pid_code, time, value, fp in rows(signals.select(list(SIGNAL_SCHEMA.names))):
+        pid = PIDS[pid_code]
+        cid = config_of(vehicle_key)
+        group = (cid, mids[pid_code], pid.name)
+        header = headers.get(group)
+        if header is None:
+            header = headers[group] = {"configurationId": cid, "messageId": group[1], "name": pid.name,
+                                       "unit": pid.unit, "paramType": "RAW", "paramId": pid.pid, "signalType": "PID"}
+        items.append(Item(group, header, {"value": value, "svalue": None, "time": time}, fp))
     return sorted(items, key=lambda i: (i.group, i.point["time"]))
 
 
