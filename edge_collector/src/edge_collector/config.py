@@ -8,6 +8,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from fleet_protocol import InvalidIdError, validate_vin
+
 from edge_collector.obd_reader import DEFAULT_PIDS
 
 DEFAULTS: dict = {
@@ -56,4 +58,26 @@ def resolve(flags: dict, config_path: Path | None) -> dict:
     settings.update({k: v for k, v in flags.items() if k in DEFAULTS and v is not None})
     if isinstance(settings["pids"], str):
         settings["pids"] = [p.strip().upper() for p in settings["pids"].split(",") if p.strip()]
+    validate(settings)
     return settings
+
+
+POSITIVE = ("sample_hz", "idle_timeout_s", "gps_max_age_s", "dtc_interval_s", "flush_interval_s")
+
+
+def validate(settings: dict) -> None:
+    """Reject impossible values before anything is opened or written (a bad flag must not leave a buffer)."""
+    for key in POSITIVE + ("max_mb", "obd_baud", "gps_baud"):
+        value = settings[key]
+        if value is None and key not in POSITIVE:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{key} must be a positive number, got {value!r}")
+    if settings["vin"] is not None:
+        try:
+            validate_vin(settings["vin"])
+        except InvalidIdError as exc:
+            raise ConfigError(str(exc)) from None
+    pids = settings["pids"]
+    if not isinstance(pids, list) or not pids or not all(isinstance(p, str) and p for p in pids):
+        raise ConfigError(f"pids must be a non-empty list of python-OBD command names, got {pids!r}")

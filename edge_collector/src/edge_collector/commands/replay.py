@@ -61,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
             except EmulatorUnavailable as exc:
                 return fail(str(exc))
             port = emu.get_pty()
-        obd = ObdSource(port, baudrate=s["obd_baud"], pids=s["pids"])
+        try:
+            obd = ObdSource(port, baudrate=s["obd_baud"], pids=s["pids"])
+        except ValueError as exc:  # unknown PID name
+            if emu:
+                emu.terminate()
+            return fail(str(exc))
         print(f"connecting to OBD on {port} ...", flush=True)
         if not obd.connect():
             if emu:
