@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -84,6 +85,14 @@ def build_records(partition_key: str, data: PartitionData) -> dict[str, pa.Table
         "dtc": records.dtc_items(data.edge_dtcs),
         "network_stats": records.network_stats(partition_key, data.telemetry, data.edge_events, data.edge_dtcs),
     }
+
+
+@dataclass
+class _Prepared:
+    pending: dict[str, pa.Table]
+    configs: dict[str, int]
+    messages: dict[str, int]
+    stats_id_field: str | None
 
 
 class PartitionUploader:
@@ -166,8 +175,21 @@ class PartitionUploader:
         self.ledger.record_batch(batch, acked, dead)
         return len(acked), len(dead)
 
-    def plan(self, partition_key: str, tables: dict[str, pa.Table], report: UploadReport) -> dict[str, list[Batch]]:
-        """Pending records (fingerprint not resolved in the ledger) packed into batches per kind."""
+    def _send_kind(self, partition_key: str, kind: str, batches: list[Batch], report: UploadReport) -> None:
+        report.batches_planned += len(batches)
+        self.log.info("analytics %s: %s: %d batches to send", partition_key, kind, len(batches))
+        sent = 0
+        for n, batch in enumerate(batches, 1):
+            acked, dead = self._send_batch(batch)
+            sent += acked
+            report.dead_lettered += dead
+            report.batches_completed += 1
+            if n % 10 == 0 or n == len(batches):
+                self.log.info("analytics %s: %s batch %d/%d acknowledged", partition_key, kind, n, len(batches))
+        report.records_sent[kind] = sent
+
+    def _prepare(self, partition_key: str, tables: dict[str, pa.Table], report: UploadReport) -> _Prepared:
+        """The I/O half of planning: drop resolved fingerprints (ledger), resolve ids (backend, cached)."""
         pending: dict[str, pa.Table] = {}
         for kind in KINDS:
             table = tables[kind]
@@ -181,20 +203,30 @@ class PartitionUploader:
             vehicles.update(table["vehicle_key"].to_pylist())
         configs = self._resolve_configurations(vehicles, report)
         messages = self._resolve_messages(wire_items.messages_needed(pending["signal"], pending["dtc"]), report)
-        config_of = configs.__getitem__
-        items: dict[str, list[Item]] = {
-            "gps": wire_items.gps_items(pending["gps"], config_of),
-            "signal": wire_items.signal_items(pending["signal"], config_of, messages),
-            "dtc": wire_items.dtc_items(pending["dtc"], config_of, messages),
-            "network_stats": [],
-        }
-        if pending["network_stats"].num_rows:
-            id_field = self._network_stats_id_field()
-            items["network_stats"] = wire_items.network_stats_items(
-                pending["network_stats"], config_of, lambda k: self._vehicle_ids(k).vehicle_id, id_field)
+        id_field = self._network_stats_id_field() if pending["network_stats"].num_rows else None
+        return _Prepared(pending, configs, messages, id_field)
+
+    def _pack_kind(self, partition_key: str, kind: str, prepared: _Prepared) -> list[Batch]:
+        """The pure half: wire items of one kind, packed into deterministic batches."""
+        pending, config_of, messages = prepared.pending[kind], prepared.configs.__getitem__, prepared.messages
+        if kind == "gps":
+            items = wire_items.gps_items(pending, config_of)
+        elif kind == "signal":
+            items = wire_items.signal_items(pending, config_of, messages)
+        elif kind == "dtc":
+            items = wire_items.dtc_items(pending, config_of, messages)
+        elif prepared.stats_id_field:
+            items = wire_items.network_stats_items(pending, config_of, lambda k: self._vehicle_ids(k).vehicle_id,
+                                                   prepared.stats_id_field)
+        else:
+            items = []
         s = self.settings
-        return {kind: pack(partition_key, kind, items[kind], s.max_points_per_request, s.max_bytes_per_request)
-                for kind in KINDS}
+        return pack(partition_key, kind, items, s.max_points_per_request, s.max_bytes_per_request)
+
+    def plan(self, partition_key: str, tables: dict[str, pa.Table], report: UploadReport) -> dict[str, list[Batch]]:
+        """Pending records (fingerprint not resolved in the ledger) packed into batches per kind."""
+        prepared = self._prepare(partition_key, tables, report)
+        return {kind: self._pack_kind(partition_key, kind, prepared) for kind in KINDS}
 
     def upload(self, partition_key: str, data: PartitionData) -> UploadReport:
         started = time.perf_counter()
@@ -209,25 +241,21 @@ class PartitionUploader:
         report = UploadReport(partition_key=partition_key, endpoint=self.ledger.endpoint)
         try:
             t0 = time.perf_counter()
-            plan = self.plan(partition_key, tables, report)
+            prepared = self._prepare(partition_key, tables, report)
             t1 = time.perf_counter()
-            report.seconds["plan"] = round(t1 - t0, 3)
-            report.batches_planned = sum(len(b) for b in plan.values())
-            self.log.info("analytics %s: %d batches to send (%s); already acknowledged: %s", partition_key,
-                          report.batches_planned, {k: len(v) for k, v in plan.items()},
-                          report.already_acknowledged)
-            for kind in KINDS:
-                sent = 0
-                for n, batch in enumerate(plan[kind], 1):
-                    acked, dead = self._send_batch(batch)
-                    sent += acked
-                    report.dead_lettered += dead
-                    report.batches_completed += 1
-                    if n % 10 == 0 or n == len(plan[kind]):
-                        self.log.info("analytics %s: %s batch %d/%d acknowledged", partition_key, kind, n,
-                                      len(plan[kind]))
-                report.records_sent[kind] = sent
-            report.seconds["send"] = round(time.perf_counter() - t1, 3)
+            report.seconds["prepare"] = round(t1 - t0, 3)
+            self.log.info("analytics %s: already acknowledged %s", partition_key, report.already_acknowledged)
+            # Packing kind k+1 (pure Python) overlaps with sending kind k (mostly waiting on the backend);
+            # sending and every ledger write stay on this thread, in order.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
+                futures = {kind: packer.submit(self._pack_kind, partition_key, kind, prepared) for kind in KINDS}
+                try:
+                    for kind in KINDS:
+                        self._send_kind(partition_key, kind, futures[kind].result(), report)
+                except AnalyticsSendError:
+                    report.batches_planned = sum(len(f.result()) for f in futures.values())
+                    raise
+            report.seconds["pack+send"] = round(time.perf_counter() - t1, 3)
         except AnalyticsSendError as exc:
             raise UploadIncompleteError(
                 f"analytics upload of {partition_key} to {self.ledger.endpoint} stopped: {exc}. "
