@@ -137,7 +137,24 @@ def test_silent_adapter_null_answers_trigger_reconnect(source, emulator):
     finally:
         emulator.answer = {}
     source.backoff.reset()
-    assert source.try_reconnect(time.time()) and source.sample().values["rpm"] is not None
+    assert source.try_reconnect(wait=True) and source.sample().values["rpm"] is not None
+
+
+def test_silent_adapter_is_dropped_after_one_slow_query_and_reconnect_runs_in_background(source, emulator):
+    """Port open, adapter mute (edge.md: python-OBD would block ~121 s per query)."""
+    emulator.threadState = emulator.THREAD.PAUSED  # the first query after pausing is still answered
+    try:
+        began = time.monotonic()
+        assert source.sample() is None and not source.connected
+        assert time.monotonic() - began < 15
+    finally:
+        emulator.threadState = emulator.THREAD.ACTIVE
+    source.backoff.reset()
+    began = time.monotonic()
+    assert source.try_reconnect() is False  # returns at once: the handshake runs on its own thread
+    assert time.monotonic() - began < 0.5
+    assert wait_for(lambda: source.connected, timeout=30)
+    assert source.sample().values["rpm"] is not None
 
 
 def test_adapter_unplugged_mid_trip_reconnects_and_records_gap(tmp_path):

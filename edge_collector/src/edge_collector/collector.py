@@ -182,10 +182,9 @@ class Collector:
     def _sample_obd(self, now: float):
         if self.obd is None:
             return None
-        if not self.obd.connected:
-            if not self.obd.try_reconnect(now):
-                return None
-            self._record_obd_gap(now)
+        if not self.obd.connected and not self.obd.try_reconnect():
+            return None  # a background attempt is running or the backoff is waiting
+        self._record_obd_gap(now)  # back after an outage (no-op otherwise)
         sample = self.obd.sample(now)
         if sample is None:  # lost just now; the gap is recorded once the adapter is back
             self._obd_lost_at, self._obd_lost_trip = now, self.trip_id

@@ -81,6 +81,7 @@ class ObdSource:
         pids: Sequence[str] = DEFAULT_PIDS,
         read_timeout_s: float = 0.5,
         null_limit: int = 5,
+        silent_after_s: float = 2.0,
         backoff: Backoff | None = None,
         fast: bool = False,
     ):
@@ -92,9 +93,12 @@ class ObdSource:
             raise ValueError(f"unknown OBD command name(s): {', '.join(unknown)} (see python-OBD's obd.commands)")
         self.port, self.baudrate, self.pids = port, baudrate, tuple(pids)
         self.read_timeout_s, self.null_limit, self.fast = read_timeout_s, null_limit, fast
+        self.silent_after_s = silent_after_s
         self.backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self._conn = None
+        self._closed = False
+        self._connect_thread: threading.Thread | None = None
         self._supported: list = []
         self._null_streak = 0
         self.vin: str | None = None
@@ -112,16 +116,19 @@ class ObdSource:
         kwargs = {"portstr": self.port, "fast": self.fast, "timeout": 2}
         if self.baudrate:
             kwargs["baudrate"] = self.baudrate
+        conn = obd.OBD(**kwargs)  # slow handshake, outside the lock so close() never waits for it
+        self.last_status = conn.status()
+        if self.last_status != obd.OBDStatus.CAR_CONNECTED:
+            conn.close()
+            log.warning("OBD adapter on %s: %s", self.port, self.last_status)
+            return False
+        port = getattr(conn.interface, "_ELM327__port", None)
+        if port is not None:
+            port.timeout = self.read_timeout_s  # instead of the hard-coded 10 s
         with self._lock:
-            conn = obd.OBD(**kwargs)
-            self.last_status = conn.status()
-            if self.last_status != obd.OBDStatus.CAR_CONNECTED:
+            if self._closed:
                 conn.close()
-                log.warning("OBD adapter on %s: %s", self.port, self.last_status)
                 return False
-            port = getattr(conn.interface, "_ELM327__port", None)
-            if port is not None:
-                port.timeout = self.read_timeout_s  # instead of the hard-coded 10 s
             self._conn = conn
         self._supported = []
         self.skipped_pids = []
@@ -139,21 +146,35 @@ class ObdSource:
         log.info("OBD connected on %s (%s), VIN %s", self.port, conn.protocol_name(), self.vin or "unknown")
         return True
 
-    def try_reconnect(self, now: float) -> bool:
-        """Reconnect if the backoff allows it; False while waiting or when the attempt failed."""
+    def try_reconnect(self, *, wait: bool = False) -> bool:
+        """True if connected; otherwise start a background attempt when the backoff allows one.
+
+        The handshake costs >= 4 s, and ~132 s on a port that opens but never
+        answers, so it never runs on the sampling thread (GPS-only events go on
+        meanwhile). ``wait=True`` blocks until the current attempt is over.
+        """
         if self.connected:
             return True
-        if now < self.backoff.next_at:
-            return False
+        thread = self._connect_thread
+        if thread is None or not thread.is_alive():
+            if self._closed or time.monotonic() < self.backoff.next_at:
+                return False
+            thread = threading.Thread(target=self._attempt, name="obd-connect", daemon=True)
+            self._connect_thread = thread
+            thread.start()
+        if wait:
+            thread.join()
+        return self.connected
+
+    def _attempt(self) -> None:
         try:
             ok = self.connect()
         except Exception as exc:  # serial errors while opening: unplugged, permissions...
-            log.warning("OBD reconnect on %s failed: %s", self.port, exc)
+            log.warning("OBD connect on %s failed: %s", self.port, exc)
             ok = False
         if not ok:
-            delay = self.backoff.failed(now)
-            log.info("next OBD reconnect attempt in %.0f s", delay)
-        return ok
+            delay = self.backoff.failed(time.monotonic())
+            log.info("next OBD connect attempt in %.0f s", delay)
 
     def mark_lost(self, reason: str) -> None:
         log.error("OBD adapter on %s lost: %s", self.port, reason)
@@ -168,6 +189,7 @@ class ObdSource:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True  # a background attempt still running will discard its connection
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -185,9 +207,15 @@ class ObdSource:
             return None
         result = ObdSample(time=now if now is not None else time.time())
         for cmd in self._supported:
+            began = time.monotonic()
             response = self.query(cmd)
-            if response.is_null() and self._conn is not None and self._conn.status() == self._obd.OBDStatus.NOT_CONNECTED:
-                break  # unplugged mid-sample: the remaining queries would only log failures
+            if response.is_null():
+                if self._conn is not None and self._conn.status() == self._obd.OBDStatus.NOT_CONNECTED:
+                    break  # unplugged mid-sample: the remaining queries would only log failures
+                took = time.monotonic() - began
+                if took >= self.silent_after_s:  # a live adapter says NO DATA within a fraction of a second
+                    self.mark_lost(f"adapter stopped answering ({cmd.name} got no reply for {took:.1f} s)")
+                    return None
             value = None if response.is_null() or response.value is None else _magnitude(response.value)
             target = FIELD_MAP.get(cmd.name)
             if target:

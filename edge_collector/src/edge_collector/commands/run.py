@@ -85,11 +85,9 @@ def run(args: argparse.Namespace) -> int:
             gps_reader.on_gap = lambda a, b, why: collector.note_gap("gps", a, b, why)
             gps_reader.start()
         if obd:
-            print(f"connecting to OBD adapter on {s['obd']} ...", flush=True)
-            if not obd.try_reconnect(time.time()):
-                print(f"OBD adapter not ready ({obd.last_status}); retrying in the background", flush=True)
-            else:
-                print(f"OBD connected, VIN {obd.vin or 'not reported'}", flush=True)
+            print(f"connecting to OBD adapter on {s['obd']} in the background (takes a few seconds) ...", flush=True)
+            obd.try_reconnect()
+            collector.add_trip_ended_hook(lambda trip_id: print(f"trip {trip_id} ended", flush=True))
         for install in RUN_HOOKS:
             install(args, collector)
         collector.add_periodic_hook(args.progress_every, lambda: print(_progress(collector), flush=True))
