@@ -1,5 +1,6 @@
 """The late-data lookback schedule, the retention job and the job wiring."""
 
+import contextvars
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -18,6 +19,14 @@ RESOLVED = dg.Definitions.merge(defs, dg.Definitions(resources={
 
 
 def _tick(when):
+    # Dagster 1.13 re-enters the instance while evaluating a tick, which leaves its
+    # defs-state ContextVar pointing at the disposed instance after the `with`;
+    # later materialize() calls in the same process then fail with "undefined
+    # DagsterInstance weakref". A copied context keeps that leak inside this call.
+    return contextvars.copy_context().run(_tick_in_context, when)
+
+
+def _tick_in_context(when):
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=RESOLVED.get_repository_def())
         return provider_ingest_schedule.evaluate_tick(context)
