@@ -34,6 +34,7 @@ def _cli(*args: str, **kwargs) -> subprocess.Popen:
 
 def _check_buffer(db: Path) -> int:
     """Integrity and seq invariants; returns the number of stored records."""
+    EventBuffer(db).close()  # it must open, whatever the kill interrupted (even its own schema creation)
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         seqs: dict[str, list[int]] = {}

@@ -142,7 +142,7 @@ class EventBuffer:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript("BEGIN;" + _SCHEMA + "COMMIT;")  # all tables or none, even if killed here
         except sqlite3.DatabaseError as exc:  # e.g. --db points at some other file: say so, touch nothing
             self._db.close()
             raise EventBufferError(f"{self.path} is not a usable collector buffer: {exc}") from None
