@@ -20,7 +20,8 @@ from datetime import date, datetime, timedelta
 from fleet_assets.providers.client import ProviderClient
 from fleet_assets.providers.errors import ProviderAuthError, ProviderError
 from fleet_assets.providers.http import ProviderSession
-from fleet_assets.providers.paging import collect, collect_pages
+from fleet_assets.providers.models import parse_instant
+from fleet_assets.providers.paging import collect_pages, unwrap
 from fleet_assets.providers.settings import ClientSettings
 from fleet_assets.providers.timeutil import check_window, rfc3339_z
 
@@ -93,14 +94,22 @@ class MotiveClient(ProviderClient):
                  len(ids), chunks[0][0], chunks[-1][1], len(chunks), self.settings.max_concurrency)
         dropped = 0
 
+        def in_window(record: dict) -> bool:
+            """Cheap pre-filter on the raw string; anything unparsable goes on to validation (and fails there)."""
+            try:
+                return start <= parse_instant(record["located_at"]) < end
+            except (KeyError, TypeError, ValueError, AttributeError):
+                return True
+
         async def one(vehicle_id: str) -> list[dict]:
             nonlocal dropped
             kept: list[dict] = []
             seen: set[str] = set()
             path = ep_locations.render_path({"vehicle_id": vehicle_id})
             for d0, d1 in chunks:
-                raw, locs = await collect(session, ep_locations, path,
-                                          {"start_date": d0.isoformat(), "end_date": d1.isoformat()})
+                body = await session.get_json(ep_locations.name, path,
+                                              {"start_date": d0.isoformat(), "end_date": d1.isoformat()})
+                raw, locs = unwrap(ep_locations, body, f"vehicle {vehicle_id}", keep=in_window)
                 for record, loc in zip(raw, locs):
                     if not start <= loc.located_at < end:
                         continue

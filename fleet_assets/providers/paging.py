@@ -8,8 +8,9 @@ still hand the untouched wire records downstream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -28,8 +29,13 @@ def _adapter(model: type[BaseModel]) -> TypeAdapter:
     return TypeAdapter(list[model])
 
 
-def unwrap(endpoint: Endpoint, page: dict, where: str) -> tuple[list[dict], list[BaseModel]]:
-    """Items of one page: (raw inner dicts, validated models). Raises ``ProviderResponseError``."""
+def unwrap(endpoint: Endpoint, page: dict, where: str,
+           keep: Callable[[dict], bool] | None = None) -> tuple[list[dict], list[BaseModel]]:
+    """Items of one page: (raw inner dicts, validated models). Raises ``ProviderResponseError``.
+
+    ``keep`` pre-filters the raw items before validation (cheap window checks
+    first; only what survives pays for the model).
+    """
     items = page.get(endpoint.list_key)
     if items is None:
         items = []
@@ -45,6 +51,8 @@ def unwrap(endpoint: Endpoint, page: dict, where: str) -> tuple[list[dict], list
                 raise ProviderResponseError(endpoint.provider, endpoint.name, f"{where}: item {i} is not wrapped "
                                             f"as {{\"{endpoint.item_key}\": {{...}}}}")
             raw.append(inner)
+    if keep is not None:
+        raw = [item for item in raw if keep(item)]
     try:
         models = _adapter(endpoint.model).validate_python(raw)
     except ValidationError as exc:
@@ -92,31 +100,43 @@ async def collect_pages(session: ProviderSession, endpoint: Endpoint, path: str,
 
 async def iter_cursor(session: ProviderSession, endpoint: Endpoint, path: str,
                       params: dict) -> AsyncIterator[tuple[list[dict], list[BaseModel]]]:
-    """Samsara cursors: follow ``endCursor`` while ``hasNextPage``; empty pages do not end the walk."""
-    after: str | None = None
+    """Samsara cursors: follow ``endCursor`` while ``hasNextPage``; empty pages do not end the walk.
+
+    The next page is requested as soon as the cursor is known, so validating
+    one page overlaps the round trip of the next (a walk is otherwise serial).
+    """
+    def query(after: str | None) -> dict:
+        return {**params, "after": after} if after else dict(params)
+
     seen: set[str] = set()
-    for no in range(1, MAX_PAGES + 1):
-        query = dict(params)
-        if after:
-            query["after"] = after
-        body = await session.get_json(endpoint.name, path, query)
-        yield unwrap(endpoint, body, f"page {no}")
-        try:
-            pag = SamsaraPagination.model_validate(body.get("pagination"))
-        except ValidationError:
-            raise ProviderResponseError(endpoint.provider, endpoint.name,
-                                        f"page {no} has no valid pagination block: {body.get('pagination')!r}") from None
-        if not pag.hasNextPage:
-            return
-        if not pag.endCursor:
-            raise ProviderResponseError(endpoint.provider, endpoint.name,
-                                        f"page {no} says hasNextPage but has no endCursor")
-        if pag.endCursor in seen:
-            raise ProviderResponseError(endpoint.provider, endpoint.name,
-                                        f"cursor loop: page {no} repeats endCursor {pag.endCursor!r}")
-        seen.add(pag.endCursor)
-        after = pag.endCursor
-    raise ProviderResponseError(endpoint.provider, endpoint.name, f"more than {MAX_PAGES} pages; giving up")
+    pending = asyncio.ensure_future(session.get_json(endpoint.name, path, query(None)))
+    try:
+        for no in range(1, MAX_PAGES + 1):
+            body = await pending
+            pending = None
+            try:
+                pag = SamsaraPagination.model_validate(body.get("pagination"))
+            except ValidationError:
+                raise ProviderResponseError(endpoint.provider, endpoint.name, f"page {no} has no valid "
+                                            f"pagination block: {body.get('pagination')!r}") from None
+            if pag.hasNextPage:
+                if not pag.endCursor:
+                    raise ProviderResponseError(endpoint.provider, endpoint.name,
+                                                f"page {no} says hasNextPage but has no endCursor")
+                if pag.endCursor in seen:
+                    raise ProviderResponseError(endpoint.provider, endpoint.name,
+                                                f"cursor loop: page {no} repeats endCursor {pag.endCursor!r}")
+                seen.add(pag.endCursor)
+                pending = asyncio.ensure_future(session.get_json(endpoint.name, path, query(pag.endCursor)))
+            yield unwrap(endpoint, body, f"page {no}")
+            if pending is None:
+                return
+        raise ProviderResponseError(endpoint.provider, endpoint.name, f"more than {MAX_PAGES} pages; giving up")
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
 
 async def collect(session: ProviderSession, endpoint: Endpoint, path: str,

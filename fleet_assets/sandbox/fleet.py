@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 DEPOTS = (
     ("Chicago, IL", 41.8781, -87.6298),
@@ -108,8 +109,7 @@ def fleet(seed: int, provider: str, count: int) -> tuple[SimVehicle, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):  # a tuple: hundreds of thousands are built per fleet-day
     t: float  # epoch seconds
     lat: float
     lon: float

@@ -12,7 +12,7 @@ import hashlib
 from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from fleet_assets.sandbox.fleet import DEPOTS, Driver, Point, SimVehicle, stable_int, stable_unit
+from fleet_assets.sandbox.fleet import DEPOTS, Driver, Point, SimVehicle, stable_int
 
 KPH_PER_MPH = 1.609344
 MOTIVE_COMPANY_ID = 7_000_001
@@ -20,11 +20,21 @@ _CENTRAL = timezone(timedelta(hours=-5))
 ASSIGNMENT_TYPES = ("driverApp", "HOS", "static", "idCard", "smartAssign", "driverApp", "HOS", "dispatch")
 
 
+@lru_cache(maxsize=4096)
+def _day_text(day_no: int) -> str:
+    return datetime.fromtimestamp(day_no * 86400, UTC).strftime("%Y-%m-%d")
+
+
 def iso_z(t: float, millis: bool = False) -> str:
-    dt = datetime.fromtimestamp(t, UTC)
+    """``2026-03-02T08:15:00Z`` / ``...00.123Z`` (arithmetic, not strftime: called per reading)."""
+    secs = int(t // 1)
+    day_no, rem = divmod(secs, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
     if millis:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ms = min(999, round((t - secs) * 1000))
+        return f"{_day_text(day_no)}T{h:02d}:{m:02d}:{sec:02d}.{ms:03d}Z"
+    return f"{_day_text(day_no)}T{h:02d}:{m:02d}:{sec:02d}Z"
 
 
 def motive_time(v: SimVehicle, t: float) -> str:
@@ -114,7 +124,7 @@ def samsara_gps(seed: int, v: SimVehicle, p: Point) -> dict:
     reading = {"time": iso_z(_ms(v, p.t), millis=True), "latitude": round(p.lat, 6), "longitude": round(p.lon, 6),
                "headingDegrees": int(round(p.heading)) % 360, "speedMilesPerHour": p.speed_mph,
                "isEcuSpeed": v.index % 2 == 0, "reverseGeo": {"formattedLocation": place(v, p)}}
-    if stable_unit(seed, "addr", v.provider_id, int(p.t)) < 0.16:
+    if (int(p.t) // 60 + v.index) % 6 == 0:  # ~16% of readings carry a named address
         reading["address"] = {"id": str(88_000_000 + v.depot), "name": f"Depot {DEPOTS[v.depot][0]}"}
     return reading
 

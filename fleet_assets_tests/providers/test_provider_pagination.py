@@ -102,3 +102,42 @@ def test_registry_fetch_all_and_to_dataframe(rig):
         assert "missing required parameter(s) start_date, end_date" in str(exc)
     else:
         raise AssertionError("missing parameters accepted")
+
+
+def _scripted_samsara(pages: list[dict]):
+    """A SamsaraClient whose HTTP answers are the given bodies, in order (a provider misbehaving)."""
+    import httpx
+
+    from fleet_assets.providers import SamsaraClient
+
+    from .conftest import FAST
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(dict(request.url.params))
+        return httpx.Response(200, json=pages[min(len(calls) - 1, len(pages) - 1)])
+    return SamsaraClient.from_token("token-123", "http://samsara.test", transport=httpx.MockTransport(handler),
+                                    **FAST), calls
+
+
+def test_cursor_loop_and_missing_cursor_are_reported():
+    import pytest
+
+    from fleet_assets.providers import ProviderResponseError
+
+    page = {"data": [{"driver": {"id": "1"}, "vehicle": {"id": "2"}, "startTime": "2026-03-02T00:00:00Z"}],
+            "pagination": {"endCursor": "abc", "hasNextPage": True}}
+    client, calls = _scripted_samsara([page])
+    with pytest.raises(ProviderResponseError, match="cursor loop: page 2 repeats endCursor 'abc'"):
+        client.fetch_driver_assignments(DAY_START, DAY_END)
+    assert [c.get("after") for c in calls[:2]] == [None, "abc"]
+    client, _ = _scripted_samsara([{"data": [], "pagination": {"hasNextPage": True}}])
+    with pytest.raises(ProviderResponseError, match="page 1 says hasNextPage but has no endCursor"):
+        client.fetch_driver_assignments(DAY_START, DAY_END)
+    client, _ = _scripted_samsara([{"data": []}])
+    with pytest.raises(ProviderResponseError, match="page 1 has no valid pagination block"):
+        client.fetch_stats_history(DAY_START, DAY_END)
+    # a terminal page may omit endCursor entirely
+    client, _ = _scripted_samsara([{"data": [], "pagination": {"hasNextPage": False}}])
+    assert client.fetch_stats_history(DAY_START, DAY_END) == []
