@@ -91,8 +91,8 @@ def normalize_motive(
     veh_ids = to_str(veh["id"])
     veh_pos = pc.index_in(cols["vehicle_id"], veh_ids)  # duplicate vehicle ids: the first listed wins
     metric = pc.fill_null(pc.take(veh["metric_units"], veh_pos), False)
-    number = blank_to_null(pc.take(to_str(veh["number"]), veh_pos))
-    vin = blank_to_null(pc.take(veh["vin"], veh_pos))
+    number = pc.take(blank_to_null(to_str(veh["number"])), veh_pos)  # clean per vehicle, then spread
+    vin = pc.take(blank_to_null(veh["vin"]), veh_pos)
 
     speed_factor = pc.if_else(metric, MPH_PER_KPH, 1.0)
     speed_mph = pc.multiply(cols["speed"], speed_factor)

@@ -100,8 +100,8 @@ def normalize_samsara(
         {
             "provider": pa.repeat(pa.scalar("samsara", pa.string()), n),
             "provider_vehicle_id": pc.take(stats["id"], pa.array(owner)),
-            "vin": blank_to_null(pc.take(pc.struct_field(stats["externalIds"], "samsara.vin"), pa.array(owner))),
-            "fleet_number": blank_to_null(pc.take(stats["name"], pa.array(owner))),
+            "vin": pc.take(blank_to_null(pc.struct_field(stats["externalIds"], "samsara.vin")), pa.array(owner)),
+            "fleet_number": pc.take(blank_to_null(stats["name"]), pa.array(owner)),
             "timestamp": gps["ts"],
             "latitude": gps["latitude"],
             "longitude": gps["longitude"],
