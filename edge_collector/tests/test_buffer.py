@@ -147,3 +147,13 @@ def test_gaps_recorded(buffer):
     buffer.record_gap("obd", T0, T0 + timedelta(seconds=7), "adapter not connected", trip_id=trip)
     [gap] = buffer.gaps(trip)
     assert gap["source"] == "obd" and gap["ended_at"] == "2025-11-04T11:53:19Z"
+
+
+def test_discard_empty_trip_only_when_empty(buffer):
+    trip = buffer.start_trip(VIN, T0)
+    buffer.append(trip, sample_rows(1))
+    assert buffer.discard_empty_trip(trip) is False and buffer.record_count(trip) == 1
+    buffer.end_trip(trip, T0 + timedelta(minutes=1))
+    empty = buffer.start_trip(VIN, T0 + timedelta(hours=1))
+    assert buffer.discard_empty_trip(empty) is True
+    assert [t["trip_id"] for t in buffer.trips()] == [trip] and buffer.open_trip() is None

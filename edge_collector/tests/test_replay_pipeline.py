@@ -108,3 +108,16 @@ def test_replay_clock_starts_at_the_recording_not_now():
     first_valid = next(rmc_time(l) for l in lines if rmc_time(l) is not None)
     assert start == first_valid - 5.0  # 4 void epochs of 1 s before it, then the valid one
     assert head == lines[: len(head)] and rmc_time(head[-1]) == first_valid
+
+
+def test_trip_killed_before_its_first_flush_is_discarded_on_restart(tmp_path):
+    path = tmp_path / "b.db"
+    with EventBuffer(path) as buf:
+        buf.start_trip(VIN, datetime(2025, 11, 4, 7, 0, tzinfo=_ts("2025-11-04T00:00:00Z").tzinfo))  # then SIGKILL
+    with EventBuffer(path) as buf:
+        collector = _collector(buf, idle_timeout_s=60)
+        replay(collector, synthetic_drive(30))
+        collector.end_current_trip("end of replay")
+        trips = buf.trips()
+        assert len(trips) == 1 and trips[0]["records"] == 30  # no empty manifest left pending upload
+        assert buf.trips_ready_for_upload() == [trips[0]["trip_id"]]

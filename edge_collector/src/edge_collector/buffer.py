@@ -219,6 +219,22 @@ class EventBuffer:
             self._next_seq.pop(trip_id, None)
             log.info("trip %s ended at %s", trip_id, ended)
 
+    def discard_empty_trip(self, trip_id: str) -> bool:
+        """Delete a trip that holds no record (it would be an empty manifest); False if it has records."""
+        with self._lock, self._tx():
+            if self._db.execute(
+                "SELECT EXISTS(SELECT 1 FROM events WHERE trip_id = ?1) OR EXISTS(SELECT 1 FROM dtcs WHERE trip_id = ?1)",
+                (trip_id,),
+            ).fetchone()[0]:
+                return False
+            deleted = self._db.execute("DELETE FROM trips WHERE trip_id = ?", (trip_id,)).rowcount
+            self._db.execute("DELETE FROM uploads WHERE trip_id = ?", (trip_id,))
+            self._db.execute("UPDATE gaps SET trip_id = NULL WHERE trip_id = ?", (trip_id,))
+        self._next_seq.pop(trip_id, None)
+        if deleted:
+            log.info("discarded trip %s: it ended without any record", trip_id)
+        return bool(deleted)
+
     def update_trip_meta(self, trip_id: str, **values) -> None:
         """Merge ``values`` into the trip's ``meta_json`` (counters, VIN source, gap count...)."""
         with self._lock:

@@ -254,6 +254,8 @@ class Collector:
         self.flush()
         trip_id, self.trip_id = self.trip_id, None
         try:
+            if self.buffer.discard_empty_trip(trip_id):  # e.g. killed before its first flush
+                return
             self.buffer.end_trip(trip_id, _utc(ended_at))
             self.buffer.update_trip_meta(trip_id, end_reason=reason)
         except EventBufferError:
