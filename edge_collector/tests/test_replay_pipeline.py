@@ -121,3 +121,17 @@ def test_trip_killed_before_its_first_flush_is_discarded_on_restart(tmp_path):
         trips = buf.trips()
         assert len(trips) == 1 and trips[0]["records"] == 30  # no empty manifest left pending upload
         assert buf.trips_ready_for_upload() == [trips[0]["trip_id"]]
+
+
+def test_one_bad_record_does_not_cost_the_rest_of_the_flush(buffer):
+    collector = _collector(buffer, idle_timeout_s=60, flush_interval_s=3600)
+    replay(collector, synthetic_drive(10))  # flushed at the end: 10 records, one batch
+    trip_id = collector.trip_id
+    collector._pending = [
+        {"ts": _ts("2025-11-04T08:00:20Z"), "rpm": 900.0},
+        {"kind": "dtc", "ts": _ts("2025-11-04T08:00:21Z"), "code": "P01"},  # invalid code
+        {"ts": _ts("2025-11-04T08:00:22Z"), "rpm": 950.0},
+    ]
+    collector.flush()
+    assert collector.acked == 12 and collector.dropped == 1
+    assert [r["seq"] for r in buffer.iter_records(trip_id)] == list(range(1, 13))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge_collector.buffer import BufferFullError, EventBuffer, EventBufferError
+from edge_collector.buffer import BadRecordError, BufferFullError, EventBuffer, EventBufferError
 from edge_collector.fusion import fuse
 from edge_collector.gps import GpsState
 from edge_collector.obd_reader import ObdSource
@@ -273,6 +273,15 @@ class Collector:
             self.acked += len(self.buffer.append(self.trip_id, batch))
         except BufferFullError:
             self.dropped += len(batch)  # already logged loudly by the buffer; nothing was written
+        except BadRecordError as exc:
+            # One bad record rejects the whole batch; keep the good ones rather than lose a second of data.
+            log.error("flush rejected (%s); storing its %d records one by one", exc, len(batch))
+            for record in batch:
+                try:
+                    self.acked += len(self.buffer.append(self.trip_id, [record]))
+                except EventBufferError as single:
+                    self.dropped += 1
+                    log.error("record dropped: %s", single)
         except EventBufferError:
             self.dropped += len(batch)
             log.exception("%d records rejected", len(batch))
