@@ -139,3 +139,35 @@ def test_stale_fix_is_not_used():
     assert state.latest(101.0, 3.0) is not None
     assert state.latest(104.5, 3.0) is None
     assert state.latest(99.0, 3.0) is None  # clock went backwards: not trusted
+
+
+def test_gps_replugged_under_the_same_path_reopens_and_reports_gap(tmp_path):
+    from edge_collector.obd_reader import Backoff
+
+    link = tmp_path / "gps0"
+    first = NmeaPty()
+    link.symlink_to(first.name)
+    state, gaps = GpsState(), []
+    reader = GpsSerialReader(str(link), state, on_gap=lambda a, b, why: gaps.append((a, b, why)),
+                             backoff=Backoff(initial_s=0.1, max_s=0.2))
+    reader.open()
+    reader.start()
+    second = None
+    try:
+        first.feed(log_lines("nl2008u.log")[:20]).join()
+        assert wait_for(lambda: state.counters.lines >= 20)
+        first.close()  # unplug
+        assert wait_for(lambda: reader._serial is None, timeout=5)
+        second = NmeaPty()
+        new_link = tmp_path / "gps0.new"
+        new_link.symlink_to(second.name)
+        new_link.replace(link)  # replug: udev points the same by-id path at the new device
+        assert wait_for(lambda: len(gaps) == 1, timeout=10)
+        second.feed(log_lines("nl2008u.log")[20:40])
+        assert wait_for(lambda: state.counters.lines >= 40, timeout=10)
+    finally:
+        reader.stop()
+        if second:
+            second.close()
+    started, ended, why = gaps[0]
+    assert ended > started and "reopened" in why and reader.is_alive() is False
