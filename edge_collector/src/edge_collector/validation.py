@@ -28,6 +28,7 @@ def _bounds(name: str) -> tuple[float, float]:
 
 
 _BOUNDS = tuple((name, *_bounds(name)) for name in EVENT_FIELDS)
+BOUNDS: dict[str, tuple[float, float]] = {name: (lo, hi) for name, lo, hi in _BOUNDS}
 
 
 def utc_text(ts: datetime) -> str:
