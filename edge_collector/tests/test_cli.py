@@ -166,3 +166,37 @@ def test_sigterm_stops_run_cleanly(tmp_path):
         pty.close()
     assert proc.returncode == 0, err
     assert "stopped: 0 records stored, 0 dropped" in out
+
+
+def test_live_run_with_obd_emulator_and_gps(tmp_path):
+    """`run` end to end: python-OBD in the collector process talks to the ELM327-emulator over a pty."""
+    from edge_collector.emulator import start_emulator
+
+    emu = start_emulator("car")
+    pty = NmeaPty()
+    db, status_file = tmp_path / "b.db", tmp_path / "status.json"
+    proc = subprocess.Popen(
+        [*CMD, "run", "--obd", emu.get_pty(), "--gps", pty.name, "--db", str(db), "--sample-hz", "5",
+         "--status-file", str(status_file), "--duration", "12", "--progress-every", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert wait_for(lambda: status_file.exists(), timeout=15)
+        feeder = pty.feed(list(synthetic_drive(900)), delay=0.003)
+        out, err = proc.communicate(timeout=60)
+        feeder.join(5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        pty.close()
+        emu.terminate()
+    assert proc.returncode == 0, err
+    assert "OBD connected" in out, out  # progress line once the background handshake is done
+    with EventBuffer(db) as buf:
+        [trip] = buf.trips()
+        records = list(buf.iter_records(trip["trip_id"]))
+    assert trip["vin"] in {"WP0ZZZ99ZTS390000", "MAT403096BNL00000", "SB1ZS3JE60E282102"}  # read via mode 09
+    with_obd = [r for r in records if r["kind"] == "event" and r["rpm"] is not None]
+    assert len(with_obd) >= 5 and any(r["lat"] is not None for r in with_obd)
+    final = json.loads(status_file.read_text())
+    assert final["obd"]["connected"] is True and final["obd"]["vin"] == trip["vin"]
