@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-days", type=int, default=90, help="days of history for the re-run comparison")
     parser.add_argument("--history-rows", type=int, default=100_000, help="rows per history day (naive rewrites all of them)")
     parser.add_argument("--skip-history", action="store_true", help="skip the 1-day vs N-day re-run comparison")
+    parser.add_argument("--only", choices=["ours", "naive"], help="run one path only (no ratio)")
     parser.add_argument("--day", default="2026-02-01", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["day", "history"], help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=["ours", "naive"], help=argparse.SUPPRESS)
@@ -288,12 +289,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# command: python benchmarks/pipeline_write.py {' '.join(argv if argv is not None else sys.argv[1:])}", flush=True)
     results = {}
     for path, rows in (("ours", args.rows), ("naive", naive_rows)):
+        if args.only and path != args.only:
+            continue
         print(f"running {path}: one day of {rows:,} points ...", file=sys.stderr, flush=True)
         r = spawn("--worker", "day", "--path", path, "--rows", str(rows), "--vehicles", str(args.vehicles), "--day", args.day)
         results[path] = r
-        print(f"{path:5s} rows={r['rows_in']:,} parse={r.get('parse_s', 0):.2f}s normalize+dedup={r['normalize_s'] + r.get('dedup_s', 0):.2f}s "
+        stages = (f"parse={r['parse_s']:.2f}s normalize+dedup={r['normalize_s'] + r['dedup_s']:.2f}s" if path == "ours"
+                  else f"json.loads+flatten={r['normalize_s']:.2f}s dedup+write={r['dedup_write_s']:.2f}s")
+        print(f"{path:5s} rows={r['rows_in']:,} {stages} "
               f"total(incl. write)={r['total_s']:.2f}s -> {r['rows_in'] / r['total_s']:,.0f} rows/s end-to-end; "
               f"peak RSS {r['peak_rss_mb']:.0f} MB (after generating input {r['rss_after_generate_mb']:.0f} MB)  {json.dumps(r)}", flush=True)
+    if args.only:
+        return 0
     ours, naive = results["ours"], results["naive"]
     ours_nd = ours["rows_in"] / (ours["normalize_s"] + ours["dedup_s"])
     ours_pnd = ours["rows_in"] / (ours["parse_s"] + ours["normalize_s"] + ours["dedup_s"])
