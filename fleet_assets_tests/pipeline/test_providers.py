@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from fleet_assets.pipeline.defs import PIPELINE_ASSETS
+from fleet_assets.pipeline.fetch import IncompleteFetchError
 from fleet_assets.providers.errors import ProviderAuthError, ProviderResponseError, ProviderUnavailableError
 from fleet_assets.resources.providers import MotiveResource, SamsaraResource
 from fleet_assets.sandbox import FaultConfig, SandboxConfig, serve_in_thread
@@ -97,3 +98,13 @@ def test_samsara_auth_error_message_names_provider(storage):
         with pytest.raises(ProviderAuthError, match="samsara"):
             dg.materialize(PIPELINE_ASSETS[1:2], partition_key=DAY, resources=_resources(storage, samsara=samsara))
     assert not raw_day_dir(storage.raw_dir, "samsara", DAY).exists()
+
+
+def test_one_vehicle_failing_stores_nothing_for_the_day(storage):
+    """Motive reports a vehicle it could not fetch: storing the rest would silently lose that truck."""
+    script = {"/v3/vehicle_locations/8000002": ("http_503",) * 50}
+    with serve_in_thread(SandboxConfig(motive_vehicles=3, faults=FaultConfig(script=script))) as url:
+        motive = MotiveResource(api_key="sandbox-motive-key", base_url=url, **FAST_RETRY)
+        with pytest.raises(IncompleteFetchError, match=r"1 vehicle\(s\) could not be fetched for 2025-06-02 \(8000002\)"):
+            dg.materialize(PIPELINE_ASSETS[:1], partition_key=DAY, resources=_resources(storage, motive=motive))
+    assert not raw_day_dir(storage.raw_dir, "motive", DAY).exists()
