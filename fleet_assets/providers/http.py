@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from fleet_assets.providers.errors import (
     ProviderAuthError,
+    ProviderConfigError,
     ProviderError,
     ProviderResponseError,
     ProviderUnavailableError,
@@ -126,6 +127,10 @@ class ProviderSession:
                 raise _Transient("timeout", f"timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
                 self.status_counts[0] += 1
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying cannot fix a trust problem
+                    raise ProviderConfigError(s.provider, endpoint, f"TLS certificate of {s.base_url} not trusted "
+                                              f"({exc}); set verify_ssl to the path of its CA bundle "
+                                              "(or false for a test server)") from None
                 raise _Transient("connection", f"connection error ({type(exc).__name__}: {exc})") from None
         status = response.status_code
         self.status_counts[status] += 1

@@ -54,13 +54,14 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 
 @contextlib.contextmanager
-def serve_in_thread(config: SandboxConfig | None = None, host: str = "127.0.0.1",
-                    port: int = 0) -> Iterator[SandboxURL]:
-    """Run the sandbox on loopback for the duration of the ``with`` block."""
+def serve_in_thread(config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0,
+                    ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> Iterator[SandboxURL]:
+    """Run the sandbox on loopback for the duration of the ``with`` block (HTTPS when given a cert + key)."""
     backend = SandboxBackend(config)
     sock = bind_socket(host, port)
     server = uvicorn.Server(uvicorn.Config(create_app(backend), log_level="warning", access_log=False,
-                                           lifespan="off", backlog=2048, timeout_keep_alive=30))
+                                           lifespan="off", backlog=2048, timeout_keep_alive=30,
+                                           ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-sandbox", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -68,7 +69,8 @@ def serve_in_thread(config: SandboxConfig | None = None, host: str = "127.0.0.1"
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("fleet sandbox server did not start")
         time.sleep(0.01)
-    url = SandboxURL(f"http://{host}:{sock.getsockname()[1]}")
+    scheme = "https" if ssl_certfile else "http"
+    url = SandboxURL(f"{scheme}://{host}:{sock.getsockname()[1]}")
     url.backend = backend
     try:
         yield url

@@ -92,3 +92,31 @@ def test_definitions_bind_keys_via_env_var_only_when_set(monkeypatch):
 def test_bad_ca_bundle_is_a_clear_configuration_error():
     with pytest.raises(ProviderConfigError, match="motive tls: verify_ssl CA bundle '/no/such.pem' does not exist"):
         MotiveResource(api_key="k" * 10, verify_ssl="/no/such.pem").get_client()
+
+
+def _self_signed(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
+def test_verify_ssl_against_a_real_tls_loopback_server(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    cfg = SandboxConfig(motive_vehicles=2, samsara_vehicles=2, interval_s=1800)
+    with serve_in_thread(cfg, ssl_certfile=cert, ssl_keyfile=key) as url:
+        assert url.startswith("https://")
+        for verify in (cert, "false"):  # our own CA bundle, or verification off
+            client = MotiveResource(api_key=cfg.motive_api_key, base_url=url, verify_ssl=verify).get_client()
+            assert len(client.fetch_vehicles()) == 2
+        strict = MotiveResource(api_key=cfg.motive_api_key, base_url=url, backoff_base_s=0.01).get_client()
+        with pytest.raises(ProviderConfigError, match="TLS certificate of https://127.0.0.1:.* not trusted.*"
+                                                      "set verify_ssl to the path of its CA bundle"):
+            strict.fetch_vehicles()
+        assert strict.requests_sent == 1  # a trust problem is not retried
