@@ -120,9 +120,17 @@ class MotiveClient(ProviderClient):
                     kept.append(record)
             return kept
 
+        done = 0
+        step = max(1, len(ids) // 10)
+
         async def guarded(vehicle_id: str) -> tuple[str, list[dict] | None, ProviderError | None]:
+            nonlocal done
             try:
-                return vehicle_id, await one(vehicle_id), None
+                kept = await one(vehicle_id)
+                done += 1
+                if done % step == 0 or done == len(ids):  # progress on long fan-outs, ~10 lines
+                    log.info("motive: locations of %d/%d vehicles fetched", done, len(ids))
+                return vehicle_id, kept, None
             except ProviderAuthError:
                 raise
             except ProviderError as exc:
