@@ -147,6 +147,7 @@ class EventBuffer:
             self._db.close()
             raise EventBufferError(f"{self.path} is not a usable collector buffer: {exc}") from None
         self._next_seq: dict[str, int] = {}
+        self._full_refusals = 0  # refusals since the buffer last had space (logged on change, not per sample)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -459,15 +460,22 @@ class EventBuffer:
         if self.max_bytes is None:
             return
         limit = int(self.max_bytes * fraction)
-        if self.used_bytes() < limit:
-            return
-        self.prune_uploaded(until_bytes=limit)
+        if self.used_bytes() >= limit:
+            self.prune_uploaded(until_bytes=limit)
         used = self.used_bytes()
-        if used >= limit:
-            message = (f"buffer full: {used} of {self.max_bytes} bytes hold data not yet confirmed by the server; "
-                       f"{consequence}")
-            log.error(message)
-            raise BufferFullError(message)
+        if used < limit:
+            if self._full_refusals:
+                log.warning("buffer has space again (%d bytes used); %d writes were refused while it was full",
+                            used, self._full_refusals)
+                self._full_refusals = 0
+            return
+        message = (f"buffer full: {used} of {self.max_bytes} bytes hold data not yet confirmed by the server; "
+                   f"{consequence}")
+        # Loud once when the buffer fills, then every 1000th refusal: one line per sample would flood the journal.
+        if self._full_refusals % 1000 == 0:
+            log.error("%s (refusal #%d since it filled)", message, self._full_refusals + 1)
+        self._full_refusals += 1
+        raise BufferFullError(message)
 
     def stats(self) -> dict:
         with self._lock:

@@ -101,6 +101,7 @@ class Collector:
         self.last_sample: dict | None = None
         self.acked = 0
         self.dropped = 0
+        self._trip_refused: str | None = None  # last reason a trip could not start (logged once per reason)
 
     # -- hooks ---------------------------------------------------------------------------------
     def add_trip_ended_hook(self, fn: Callable[[str], None]) -> None:
@@ -222,16 +223,19 @@ class Collector:
 
     def _start_trip(self, now: float) -> bool:
         vin = (self.obd.vin if self.obd is not None else None) or self.config.vin
-        if vin is None:
-            log.error("cannot start a trip: the car reports no VIN and none is configured (--vin)")
-            self.detector.in_trip = False
-            return False
         try:
+            if vin is None:
+                raise EventBufferError("the car reports no VIN and none is configured (--vin)")
             self.trip_id = self.buffer.start_trip(vin, _utc(now), meta={"vin_source": "obd" if self.obd and self.obd.vin else "config"})
         except EventBufferError as exc:
-            log.error("trip not started: %s", exc)
+            # The sample that should have opened the trip is lost: count it, and log on change, not per sample.
+            self.dropped += 1
+            if str(exc) != self._trip_refused:
+                log.error("trip not started (sample dropped; retried with every active sample): %s", exc)
+                self._trip_refused = str(exc)
             self.detector.in_trip = False
             return False
+        self._trip_refused = None
         self._dtcs_seen.clear()
         self._next_dtc = now  # stored DTCs are read at trip start
         return True
