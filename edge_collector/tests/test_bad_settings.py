@@ -45,3 +45,11 @@ def test_unknown_pid_with_emulator_is_a_clear_error(tmp_path, capsys):
     assert main(["replay", "--db", str(db), "--synthetic", "5", "--obd", "emulator", "--pids", "SPEED,NOPE"]) == 2
     assert "edge-collector: error: unknown OBD command name(s): NOPE" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_gps_only_run_without_vin_fails_before_opening_anything(tmp_path, capsys):
+    db = tmp_path / "buffer.db"
+    assert main(["run", "--db", str(db), "--gps", str(tmp_path / "ttyACM0")]) == 2
+    err = capsys.readouterr().err
+    assert "edge-collector: error: without --obd there is no VIN source: give --vin" in err
+    assert list(tmp_path.iterdir()) == []

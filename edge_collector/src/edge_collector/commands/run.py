@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     s = load_settings(args)
     if not s["obd"] and not s["gps"]:
         return fail("give at least one of --obd and --gps")
+    if not s["obd"] and not s["vin"]:
+        return fail("without --obd there is no VIN source: give --vin")
     # Ports first: a missing or busy device must fail before anything is written.
     lock = gps_reader = None
     gps_state = GpsState() if s["gps"] else None
