@@ -34,6 +34,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"buffer {args.db} does not exist")
     with EventBuffer(args.db) as buffer:
         trips = args.trip or buffer.trips_ready_for_upload()
+        for trip_id in trips:  # check all first: a refused export writes nothing
+            try:
+                if buffer.trip(trip_id)["ended_at"] is None:
+                    return fail(f"trip {trip_id} is still open (being recorded); only ended trips can be exported")
+            except EventBufferError as exc:
+                return fail(str(exc), 1)
         for index, trip_id in enumerate(trips, start=1):
             try:
                 manifest = cut_trip(buffer, trip_id, args.out, max_records_per_chunk=args.chunk_records)
