@@ -141,3 +141,20 @@ def test_cursor_loop_and_missing_cursor_are_reported():
     # a terminal page may omit endCursor entirely
     client, _ = _scripted_samsara([{"data": [], "pagination": {"hasNextPage": False}}])
     assert client.fetch_stats_history(DAY_START, DAY_END) == []
+
+
+def test_late_arriving_records_show_up_when_the_window_is_refetched(rig):
+    from fleet_assets.sandbox import FaultConfig
+
+    clean = rig(vehicles=6)
+    late = rig(vehicles=6, faults=FaultConfig(late_rate=0.1))
+    truth = clean.samsara.fetch_stats_history(DAY_START, DAY_END)
+    first = late.samsara.fetch_stats_history(DAY_START, DAY_END)
+    again = late.samsara.fetch_stats_history(DAY_START, DAY_END)
+    count = lambda records: sum(len(r.get("gps", [])) for r in records)  # noqa: E731
+    assert count(first) < count(truth) and json.dumps(again, sort_keys=True) == json.dumps(truth, sort_keys=True)
+    m_first = late.motive.fetch_vehicle_locations(DAY_START, DAY_END)
+    m_again = late.motive.fetch_vehicle_locations(DAY_START, DAY_END)
+    m_truth = clean.motive.fetch_vehicle_locations(DAY_START, DAY_END)
+    assert sum(map(len, m_first.locations.values())) < sum(map(len, m_truth.locations.values()))
+    assert m_again.locations == m_truth.locations
