@@ -96,6 +96,9 @@ class GpsState:
 
     def _apply(self, msg, now: float) -> None:
         kind = msg.sentence_type
+        if kind in ("RMC", "GGA") and not (msg.lat and msg.lon):
+            self._lose_fix()  # "fix" with empty position fields: pynmea2 would report 0.0/0.0 (Null Island)
+            return
         if kind == "RMC":
             if msg.status != "A":
                 self._lose_fix()
