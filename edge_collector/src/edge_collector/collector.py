@@ -57,23 +57,34 @@ class HookRunner:
 
     def __init__(self) -> None:
         self._queue: queue.Queue = queue.Queue()
+        self._queued_keys: set = set()
+        self._keys_lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="edge-hooks", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable, *args) -> None:
-        self._queue.put((fn, args))
+    def submit(self, fn: Callable, *args, key=None) -> bool:
+        """Queue ``fn(*args)``; with ``key``, not again while the previous one is still queued or running."""
+        if key is not None:
+            with self._keys_lock:
+                if key in self._queued_keys:
+                    return False
+                self._queued_keys.add(key)
+        self._queue.put((fn, args, key))
+        return True
 
     def _work(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            fn, args = item
+            fn, args, key = item
             try:
                 fn(*args)
             except Exception:
                 log.exception("hook %s failed", getattr(fn, "__name__", fn))
             finally:
+                with self._keys_lock:
+                    self._queued_keys.discard(key)
                 self._queue.task_done()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -112,10 +123,10 @@ class Collector:
         """``fn()`` runs on the hook worker every ``interval_s`` (e.g. retry pending uploads)."""
         self.periodic_hooks.append([interval_s, fn, 0.0])
 
-    def _submit(self, fn, *args) -> None:
+    def _submit(self, fn, *args, key=None) -> None:
         if self._hooks is None:
             self._hooks = HookRunner()
-        self._hooks.submit(fn, *args)
+        self._hooks.submit(fn, *args, key=key)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def resume(self, now: float) -> None:
@@ -177,7 +188,7 @@ class Collector:
         for hook in self.periodic_hooks:
             if now >= hook[2]:
                 hook[2] = now + hook[0]
-                self._submit(hook[1])
+                self._submit(hook[1], key=id(hook))  # a slow upload is not queued up again and again
         self.write_status(now)
 
     def _sample_obd(self, now: float):
