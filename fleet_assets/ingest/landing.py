@@ -34,7 +34,7 @@ from pathlib import Path
 
 from fleet_protocol import validate_chunk_no, validate_trip_id
 
-from fleet_assets.storage.parquet_partitions import _fsync_dir  # same durability rule as the datasets
+from fleet_assets.storage.parquet_partitions import fsync_path  # same durability rule as the datasets
 
 MARKER_DIGITS = 12
 
@@ -94,7 +94,7 @@ class LandingZone:
             else:
                 os.replace(tmp, path)
             if self.fsync:
-                _fsync_dir(path.parent)
+                fsync_path(path.parent)
             return True
         finally:
             tmp.unlink(missing_ok=True)

@@ -55,9 +55,9 @@ def write_partition(dataset_root: Path, day: str | date, table: pa.Table) -> Par
             coerce_timestamps="us",
             allow_truncated_timestamps=False,
         )
-        _fsync_file(tmp)
+        fsync_path(tmp)
         os.replace(tmp, final)
-        _fsync_dir(target_dir)
+        fsync_path(target_dir)
     finally:
         tmp.unlink(missing_ok=True)
     return PartitionWrite(path=final, rows=table.num_rows, bytes=final.stat().st_size)
@@ -101,15 +101,8 @@ def parquet_glob(dataset_root: Path) -> str:
     return str(Path(dataset_root) / "date=*" / "*.parquet")
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a rename is durable only once its directory is synced)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

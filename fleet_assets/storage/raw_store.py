@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from fleet_assets.storage.parquet_partitions import _fsync_dir  # same durability rules as the Parquet writer
+from fleet_assets.storage.parquet_partitions import fsync_path  # same durability rules as the Parquet writer
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CURRENT = "CURRENT"
@@ -63,7 +63,7 @@ def write_raw(raw_dir: Path, provider: str, day: str | date, files: dict[str, by
         pointer_tmp = day_dir / f".{CURRENT}.{uuid.uuid4().hex}.tmp"
         _write_synced(pointer_tmp, version.encode())
         os.replace(pointer_tmp, day_dir / CURRENT)
-        _fsync_dir(day_dir)
+        fsync_path(day_dir)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
