@@ -94,10 +94,14 @@ def _preference_order(code: np.ndarray, ts: np.ndarray, rank: np.ndarray, ranks:
 
 
 def take_rows(table: pa.Table, indices: np.ndarray) -> pa.Table:
-    """``table.take`` with one thread per column (Arrow's take is single-threaded; it releases the GIL)."""
+    """``table.take`` with one thread per column (Arrow's take is single-threaded; it releases the GIL).
+
+    Multi-chunk columns are made contiguous first: a take on a chunked array
+    resolves the chunk of every index and is ~1.5x slower than a memcpy + take.
+    """
     if len(indices) == table.num_rows and np.array_equal(indices, np.arange(table.num_rows)):
         return table
     idx = pa.array(indices)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        columns = list(pool.map(lambda col: col.take(idx), table.columns))
+        columns = list(pool.map(lambda col: (col.combine_chunks() if col.num_chunks > 1 else col).take(idx), table.columns))
     return pa.Table.from_arrays(columns, schema=table.schema)
