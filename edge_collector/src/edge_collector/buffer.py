@@ -114,6 +114,10 @@ class BufferFullError(EventBufferError):
     """The disk budget is used up by data the server has not confirmed yet."""
 
 
+class StorageError(EventBufferError):
+    """SQLite could not write (I/O error...); the transaction was rolled back and nothing was stored."""
+
+
 class TripStateError(EventBufferError):
     """The operation does not fit the trip's state (unknown, already ended, not ended...)."""
 
@@ -161,7 +165,7 @@ class EventBuffer:
         self.close()
 
     def _tx(self):
-        return _Transaction(self._db)
+        return _Transaction(self)
 
     # -- trips ---------------------------------------------------------------------------------
     def start_trip(self, vin: str, started_at: datetime, meta: Mapping | None = None) -> str:
@@ -463,19 +467,28 @@ class EventBuffer:
         if self.used_bytes() >= limit:
             self.prune_uploaded(until_bytes=limit)
         used = self.used_bytes()
-        if used < limit:
-            if self._full_refusals:
-                log.warning("buffer has space again (%d bytes used); %d writes were refused while it was full",
-                            used, self._full_refusals)
-                self._full_refusals = 0
-            return
-        message = (f"buffer full: {used} of {self.max_bytes} bytes hold data not yet confirmed by the server; "
-                   f"{consequence}")
+        if used >= limit:
+            raise self._refuse(f"buffer full: {used} of {self.max_bytes} bytes hold data not yet confirmed by the "
+                               f"server; {consequence}")
+
+    def _refuse(self, message: str) -> BufferFullError:
         # Loud once when the buffer fills, then every 1000th refusal: one line per sample would flood the journal.
         if self._full_refusals % 1000 == 0:
             log.error("%s (refusal #%d since it filled)", message, self._full_refusals + 1)
         self._full_refusals += 1
-        raise BufferFullError(message)
+        return BufferFullError(message)
+
+    def _committed(self) -> None:
+        if self._full_refusals:
+            log.warning("buffer has space again (%d bytes used); %d writes were refused while it was full",
+                        self.used_bytes(), self._full_refusals)
+            self._full_refusals = 0
+
+    def _write_failed(self, error: sqlite3.Error) -> EventBufferError:
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:  # the disk itself, not our budget
+            return self._refuse(f"disk full: SQLite could not write {self.path} ({error}); nothing was stored")
+        log.error("buffer write to %s failed, nothing stored: %s", self.path, error)
+        return StorageError(f"buffer write to {self.path} failed, nothing stored: {error}")
 
     def stats(self) -> dict:
         with self._lock:
@@ -494,16 +507,39 @@ class EventBuffer:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rollback on error); the commit is the acknowledgement."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rollback on error); the commit is the acknowledgement.
 
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
+    SQLite errors (disk full, I/O) leave no transaction open — the next write
+    must not fail with "cannot start a transaction within a transaction" — and
+    surface as ``BufferFullError``/``StorageError`` so callers handle one family.
+    """
+
+    def __init__(self, buffer: EventBuffer):
+        self._buffer, self._db = buffer, buffer._db
 
     def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise self._buffer._write_failed(error) from error
 
     def __exit__(self, exc_type, exc, tb):
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                exc = error
+            else:
+                self._buffer._committed()
+                return False
+        if self._db.in_transaction:  # SQLite may already have rolled back (e.g. SQLITE_FULL)
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed")
+        if isinstance(exc, sqlite3.Error):
+            raise self._buffer._write_failed(exc) from exc
+        return False
 
 
 def _wire_dict(vin: str, trip_id: str, row: tuple) -> dict:
@@ -521,5 +557,6 @@ __all__ = [
     "BufferFullError",
     "EventBuffer",
     "EventBufferError",
+    "StorageError",
     "TripStateError",
 ]
