@@ -113,6 +113,7 @@ class Collector:
         self.acked = 0
         self.dropped = 0
         self._trip_refused: str | None = None  # last reason a trip could not start (logged once per reason)
+        self._status_error: str | None = None  # last status-file write error (logged once per error)
 
     # -- hooks ---------------------------------------------------------------------------------
     def add_trip_ended_hook(self, fn: Callable[[str], None]) -> None:
@@ -314,13 +315,20 @@ class Collector:
         last = dict(self.last_sample) if self.last_sample else None
         if last:
             last["ts"] = last["ts"].isoformat()
-        write_status(path, {
-            "state": state or ("in trip" if self.trip_id else "idle"),
-            "updated_at": _utc(now).isoformat(),
-            "trip_id": self.trip_id,
-            "acked_records": self.acked,
-            "dropped_records": self.dropped,
-            "last_sample": last,
-            "obd": obd,
-            "gps": self.gps.snapshot() if self.gps else None,
-        })
+        try:
+            write_status(path, {
+                "state": state or ("in trip" if self.trip_id else "idle"),
+                "updated_at": _utc(now).isoformat(),
+                "trip_id": self.trip_id,
+                "acked_records": self.acked,
+                "dropped_records": self.dropped,
+                "last_sample": last,
+                "obd": obd,
+                "gps": self.gps.snapshot() if self.gps else None,
+            })
+        except OSError as exc:  # the status file is a convenience: never stop collecting because of it
+            if str(exc) != self._status_error:
+                log.warning("cannot write status file %s (collection continues): %s", path, exc)
+                self._status_error = str(exc)
+        else:
+            self._status_error = None
