@@ -42,6 +42,7 @@ from fleet_protocol import EdgeEvent
 
 from edge_collector.buffer import EventBuffer
 from edge_collector.chunking import cut_trip
+from edge_collector.synthetic import synthetic_drive
 
 VIN = "WAUZZZFY0R1234567"
 T0 = datetime(2025, 11, 4, 8, 0, tzinfo=timezone.utc)
@@ -159,6 +160,13 @@ def bench_rss(workdir: Path, drive_seconds: int) -> list[dict]:
     replay = cli + ["replay", "--db", str(workdir / "rss.db"), "--vin", VIN, "--synthetic", str(drive_seconds),
                     "--idle-timeout", "60"]
     peak_mb, wall, summary = _peak_rss(replay)
+    log = workdir / "drive.nmea"  # the same drive as a recorded log file: must be streamed, not loaded
+    with open(log, "wb") as handle:
+        for line in synthetic_drive(drive_seconds):
+            handle.write(line + b"\r\n")
+    from_file = cli + ["replay", "--db", str(workdir / "rss-file.db"), "--vin", VIN, "--nmea", str(log),
+                       "--idle-timeout", "60"]
+    file_mb, file_wall, file_summary = _peak_rss(from_file)
     obd_seconds = max(drive_seconds // 4, 60)
     with_obd = cli + ["replay", "--db", str(workdir / "rss-obd.db"), "--obd", "emulator", "--synthetic",
                       str(obd_seconds), "--idle-timeout", "60"]
@@ -167,6 +175,8 @@ def bench_rss(workdir: Path, drive_seconds: int) -> list[dict]:
         {"mode": "idle interpreter, collector modules imported (baseline)", "peak_mb": idle_mb, "s": None, "summary": ""},
         {"mode": f"`edge-collector replay --synthetic {drive_seconds}` (4 NMEA sentences/s of drive time)",
          "peak_mb": peak_mb, "s": wall, "summary": summary},
+        {"mode": f"`edge-collector replay --nmea drive.nmea` (the same drive as a {log.stat().st_size / 1e6:.1f} MB "
+                 "log file)", "peak_mb": file_mb, "s": file_wall, "summary": file_summary},
         {"mode": f"`edge-collector replay --obd emulator --synthetic {obd_seconds}` (python-OBD + pint sampling 6 "
                  "PIDs per step; the ELM327-emulator runs in the same process, so this overstates the collector)",
          "peak_mb": obd_mb, "s": obd_wall, "summary": obd_summary},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +28,22 @@ class ReplayResult:
     wall_s: float = 0.0
 
 
+def iter_log_lines(path: Path) -> Iterator[bytes]:
+    """Stream the lines of a gpsd-style log, skipping '#' comment lines (metadata, not receiver output).
+
+    Streamed, not read whole: a day-long log is ~20 MB and would push the
+    collector past its memory budget on a Pi.
+    """
+    with open(path, "rb") as handle:
+        for chunk in handle:
+            for line in chunk.splitlines():  # also splits a bare CR, like bytes.splitlines on the whole file
+                if line.strip() and not line.startswith(b"#"):
+                    yield line
+
+
 def read_log_lines(path: Path) -> list[bytes]:
-    """Lines of a gpsd-style log without '#' comment lines (they are metadata, not receiver output)."""
-    return [line for line in Path(path).read_bytes().splitlines() if line.strip() and not line.startswith(b"#")]
+    """``iter_log_lines`` as a list (small logs, tests)."""
+    return list(iter_log_lines(path))
 
 
 def rmc_time(line: bytes) -> float | None:

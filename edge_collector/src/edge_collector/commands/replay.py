@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_collector.buffer import EventBuffer
     from edge_collector.collector import Collector
     from edge_collector.gps import GpsState
-    from edge_collector.replay import read_log_lines, replay
+    from edge_collector.replay import iter_log_lines, replay
     from edge_collector.synthetic import synthetic_drive
 
     s = load_settings(args)
@@ -42,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
         return fail("give --nmea LOG and/or --synthetic SECONDS")
     if not s["obd"] and not s["vin"]:
         return fail("without --obd there is no VIN source: give --vin")
-    lines: list[bytes] = []
-    for path in args.nmea:
+    for path in args.nmea:  # checked up front; the logs are then streamed, never held in memory
         try:
-            lines += read_log_lines(path)
+            with open(path, "rb"):
+                pass
         except OSError as exc:
             return fail(f"cannot read NMEA log {path}: {exc.strerror or exc}")
     obd, emu = None, None
@@ -72,15 +72,15 @@ def run(args: argparse.Namespace) -> int:
             if emu:
                 emu.terminate()
             return fail(f"OBD adapter on {port} did not connect ({obd.last_status})")
-    source = iter(lines)
+    sources = [iter_log_lines(path) for path in args.nmea]
     if args.synthetic:
-        source = itertools.chain(lines, synthetic_drive(args.synthetic))
-    total = len(lines) + (args.synthetic or 0) * 4
+        sources.append(synthetic_drive(args.synthetic))
+    source = itertools.chain.from_iterable(sources)
     try:
         with EventBuffer(s["db"], max_bytes=max_bytes(s)) as buffer:
             collector = Collector(buffer, collector_config(s), obd=obd, gps=GpsState())
             result = replay(collector, source, speedup=args.speedup,
-                            progress=lambda r: print(f"  {r.lines}/{total} lines, {collector.acked} records stored",
+                            progress=lambda r: print(f"  {r.lines} lines, {collector.acked} records stored",
                                                      flush=True))
             if not args.keep_open:
                 collector.end_current_trip("end of replay")
