@@ -112,6 +112,7 @@ class Collector:
         self.last_sample: dict | None = None
         self.acked = 0
         self.dropped = 0
+        self._flush_error: str | None = None
         self._trip_refused: str | None = None  # last reason a trip could not start (logged once per reason)
         self._status_error: str | None = None  # last status-file write error (logged once per error)
 
@@ -298,9 +299,13 @@ class Collector:
                 except EventBufferError as single:
                     self.dropped += 1
                     log.error("record dropped: %s", single)
-        except EventBufferError:
+        except EventBufferError as exc:  # storage failure (I/O error...): log on change, not every second
             self.dropped += len(batch)
-            log.exception("%d records rejected", len(batch))
+            if str(exc) != self._flush_error:
+                log.error("%d records not stored (further identical failures are only counted): %s", len(batch), exc)
+                self._flush_error = str(exc)
+            return
+        self._flush_error = None
 
     # -- status --------------------------------------------------------------------------------
     def write_status(self, now: float, *, force: bool = False, state: str | None = None) -> None:
