@@ -53,3 +53,14 @@ def test_gps_only_run_without_vin_fails_before_opening_anything(tmp_path, capsys
     err = capsys.readouterr().err
     assert "edge-collector: error: without --obd there is no VIN source: give --vin" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--synthetic", "0"], "--synthetic must be at least 1 second, got 0"),
+    (["--synthetic", "-5"], "--synthetic must be at least 1 second, got -5"),
+    (["--synthetic", "10", "--speedup", "-2"], "--speedup must be 0 (as fast as possible) or positive, got -2.0"),
+])
+def test_bad_replay_arguments_write_nothing(tmp_path, capsys, extra, message):
+    assert main(["replay", "--db", str(tmp_path / "buffer.db"), "--vin", VIN, *extra]) == 2
+    assert f"edge-collector: error: {message}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -38,8 +38,12 @@ def run(args: argparse.Namespace) -> int:
     from edge_collector.synthetic import synthetic_drive
 
     s = load_settings(args)
-    if not args.nmea and not args.synthetic:
+    if not args.nmea and args.synthetic is None:
         return fail("give --nmea LOG and/or --synthetic SECONDS")
+    if args.synthetic is not None and args.synthetic < 1:
+        return fail(f"--synthetic must be at least 1 second, got {args.synthetic}")
+    if args.speedup < 0:
+        return fail(f"--speedup must be 0 (as fast as possible) or positive, got {args.speedup}")
     if not s["obd"] and not s["vin"]:
         return fail("without --obd there is no VIN source: give --vin")
     for path in args.nmea:  # checked up front; the logs are then streamed, never held in memory
