@@ -44,3 +44,13 @@ def test_ended_trip_exports(tmp_path, trips):
     out = tmp_path / "out"
     assert main(["export", "--db", str(db), "--out", str(out), "--trip", ended]) == 0
     assert sorted(p.name for p in out.iterdir()) == [f"{ended}-1.ndjson.gz", f"{ended}.manifest.json"]
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/sub"])
+def test_output_path_that_is_a_file_is_a_clear_error(tmp_path, capsys, trips, out):
+    db, ended, _ = trips
+    (tmp_path / "a-file").write_text("not a directory\n")
+    assert main(["export", "--db", str(db), "--out", str(tmp_path / out)]) == 2
+    err = capsys.readouterr().err
+    assert f"edge-collector: error: cannot use output directory {tmp_path / out}: " in err and "Traceback" not in err
+    assert (tmp_path / "a-file").read_text() == "not a directory\n"

@@ -40,11 +40,18 @@ def run(args: argparse.Namespace) -> int:
                     return fail(f"trip {trip_id} is still open (being recorded); only ended trips can be exported")
             except EventBufferError as exc:
                 return fail(str(exc), 1)
+        if trips:
+            try:
+                Path(args.out).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                return fail(f"cannot use output directory {args.out}: {exc.strerror or exc}")
         for index, trip_id in enumerate(trips, start=1):
             try:
                 manifest = cut_trip(buffer, trip_id, args.out, max_records_per_chunk=args.chunk_records)
             except EventBufferError as exc:
                 return fail(str(exc), 1)
+            except OSError as exc:  # files are written temp+rename: nothing half-written is left behind
+                return fail(f"cannot write trip {trip_id} to {args.out}: {exc.strerror or exc}", 1)
             print(f"[{index}/{len(trips)}] {trip_id}: {manifest.event_count} records in {len(manifest.chunks)} chunks",
                   flush=True)
     print(f"exported {len(trips)} trips to {args.out}")
