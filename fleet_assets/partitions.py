@@ -11,3 +11,7 @@ import dagster as dg
 DAILY_START_DATE = "2025-01-01"
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=DAILY_START_DATE, timezone="UTC", end_offset=0)
+
+# One run per day in backfills: a failed day retries alone, and no run holds
+# more than one day's data in memory (days are independent Parquet files).
+daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.ingest.landing import LandingZone
-from fleet_assets.partitions import daily_partitions
+from fleet_assets.partitions import daily_backfill_policy, daily_partitions
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.storage.parquet_partitions import read_partition, write_partition
 from fleet_assets.trips import transforms
@@ -23,7 +23,6 @@ from fleet_assets.trips.schemas import EDGE_EVENTS_SCHEMA
 
 GROUP = "trips"
 PREVIEW_ROWS = 5
-BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
 def _specs(dataset: str) -> list[dg.AssetCheckSpec]:
@@ -56,7 +55,7 @@ def _zone(storage: FleetStorage) -> LandingZone:
 
 
 def _asset(name: str, description: str, **kwargs):
-    return dg.asset(name=name, partitions_def=daily_partitions, backfill_policy=BACKFILL_POLICY, group_name=GROUP,
+    return dg.asset(name=name, partitions_def=daily_partitions, backfill_policy=daily_backfill_policy, group_name=GROUP,
                     kinds={"parquet"}, check_specs=_specs(name), description=description, **kwargs)
 
 
