@@ -12,10 +12,10 @@ INGEST_PORT ?= 8700
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FLEET_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: help install dev test test-fast validate bench sandbox ingest-server clean
+.PHONY: help install dev test test-fast validate bench sandbox analytics-sandbox ingest-server clean
 
 help:  ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml protocol/pyproject.toml edge_collector/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (python-OBD needs Python 3.11)"; exit 1; }
@@ -40,14 +40,17 @@ test-fast: install  ## the suite without tests marked slow
 validate: install  ## check that the code location loads
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-bench: install  ## run every benchmark (see benchmarks/RESULTS.md)
-	$(BIN)/python benchmarks/run_all.py
+bench: install  ## run every benchmark (see benchmarks/RESULTS.md); BENCH_ARGS=--quick for smoke sizes
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 sandbox: install  ## serve the Motive/Samsara wire-format sandbox on loopback
 	$(BIN)/fleet-sandbox serve --port 8600
 
+analytics-sandbox: install  ## serve the IcsAnalytics GraphQL sandbox backend on loopback
+	$(BIN)/python -m fleet_assets.analytics.sandbox_server
+
 ingest-server: install  ## serve the trip-chunk ingest API on loopback
-	$(BIN)/fleet-ingest-server --port $(INGEST_PORT) --data-dir "$(FLEET_DATA_DIR)"
+	$(BIN)/fleet-ingest-server --port $(INGEST_PORT) --data-dir "$(FLEET_DATA_DIR)" --keys-file "$(FLEET_DATA_DIR)/ingest_keys.json"
 
 clean:  ## remove the venv, local Dagster home and local data
 	rm -rf $(VENV) .dagster_home data .pytest_cache
