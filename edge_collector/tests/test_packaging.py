@@ -24,6 +24,8 @@ def test_systemd_exec_start_is_a_valid_command_line():
     unit.read(PACKAGING / "edge-collector.service")
     argv = shlex.split(unit["Service"]["ExecStart"])
     assert Path(argv[0]).name == "edge-collector"
+    # the unit runs the binary of the venv the README tells people to create
+    assert argv[0] in (PACKAGING.parent / "README.md").read_text()
     args = build_parser().parse_args(argv[1:])
     assert args.command == "run" and args.config == Path("/etc/edge-collector/edge-collector.toml")
     # the state dir systemd creates is where the example config puts the buffer
