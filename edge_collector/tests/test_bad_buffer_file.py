@@ -44,3 +44,12 @@ def test_cli_commands_report_it_without_traceback(not_a_db, tmp_path, capsys, co
     assert "Traceback" not in err
     _assert_untouched(not_a_db)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_directory_as_buffer_is_a_clear_error(tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    assert main(["replay", "--db", str(folder), "--vin", VIN, "--synthetic", "5"]) == 2
+    err = capsys.readouterr().err
+    assert f"edge-collector: error: {folder} cannot be opened as a collector buffer: unable to open database file" in err
+    assert list(folder.iterdir()) == []
