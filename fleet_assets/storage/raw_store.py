@@ -6,7 +6,9 @@ per line) and ``manifest.json`` (fetch window, counts, failures). A new fetch
 is written into a fresh version directory, fsynced, then ``CURRENT`` is
 switched with ``os.replace``: a SIGKILL at any point leaves the previous fetch
 readable, and normalisation can always be re-run without refetching.
-Superseded versions are removed after the switch.
+Superseded versions are removed after the switch (a reader racing a
+re-fetch of the *same* day can then fail and is fixed by re-running it;
+partitions of different days never interact).
 """
 
 from __future__ import annotations
