@@ -6,6 +6,7 @@ import dagster as dg
 
 from fleet_assets.pipeline.assets import normalized_motive, normalized_samsara, raw_motive, raw_samsara, telemetry
 from fleet_assets.pipeline.schedules import build_lookback_schedule
+from fleet_assets.pipeline.sensors import build_telemetry_after_provider_failure_sensor, telemetry_job
 from fleet_assets.pipeline.warehouse import storage_retention_job, warehouse_catalog
 
 PIPELINE_ASSETS = [raw_motive, raw_samsara, normalized_motive, normalized_samsara, telemetry]
@@ -24,12 +25,14 @@ provider_ingest_schedule = build_lookback_schedule(provider_ingest_job, name="pr
 warehouse_catalog_schedule = dg.ScheduleDefinition(
     name="warehouse_catalog_schedule", job=warehouse_catalog_job, cron_schedule="45 3 * * *", execution_timezone="UTC"
 )
+telemetry_after_provider_failure = build_telemetry_after_provider_failure_sensor(provider_ingest_job)
 storage_retention_schedule = dg.ScheduleDefinition(
     name="storage_retention_schedule", job=storage_retention_job, cron_schedule="30 4 * * 0", execution_timezone="UTC"
 )
 
 defs = dg.Definitions(
     assets=[*PIPELINE_ASSETS, warehouse_catalog],
-    jobs=[provider_ingest_job, warehouse_catalog_job, storage_retention_job],
+    jobs=[provider_ingest_job, telemetry_job, warehouse_catalog_job, storage_retention_job],
     schedules=[provider_ingest_schedule, warehouse_catalog_schedule, storage_retention_schedule],
+    sensors=[telemetry_after_provider_failure],
 )

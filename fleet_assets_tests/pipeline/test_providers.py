@@ -108,3 +108,44 @@ def test_one_vehicle_failing_stores_nothing_for_the_day(storage):
         with pytest.raises(IncompleteFetchError, match=r"1 vehicle\(s\) could not be fetched for 2025-06-02 \(8000002\)"):
             dg.materialize(PIPELINE_ASSETS[:1], partition_key=DAY, resources=_resources(storage, motive=motive))
     assert not raw_day_dir(storage.raw_dir, "motive", DAY).exists()
+
+
+def test_failed_provider_run_triggers_telemetry_rebuild_from_the_provider_that_landed(storage):
+    from fleet_assets.pipeline.defs import provider_ingest_job, telemetry_after_provider_failure
+
+    with serve_in_thread(SandboxConfig(motive_vehicles=3, samsara_vehicles=3)) as url, dg.instance_for_test() as instance:
+        motive = MotiveResource(api_key="wrong-key", base_url=url, **FAST_RETRY)
+        defs = dg.Definitions(assets=PIPELINE_ASSETS, jobs=[provider_ingest_job],
+                              resources=_resources(storage, motive=motive))
+        result = defs.resolve_job_def("provider_ingest_job").execute_in_process(
+            partition_key=DAY, instance=instance, raise_on_error=False)
+        assert not result.success
+        assert "telemetry" not in _names(result, "ASSET_MATERIALIZATION")  # Dagster skipped it downstream of the failure
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="telemetry_after_provider_failure", dagster_instance=instance,
+            dagster_run=result.dagster_run, dagster_event=failure).for_run_failure()
+        request = telemetry_after_provider_failure(context)
+    assert isinstance(request, dg.RunRequest), request
+    assert request.partition_key == DAY and request.run_key == f"telemetry:{DAY}:{result.run_id}"
+    # What the requested run does: telemetry from Samsara alone, right away.
+    assert dg.materialize([PIPELINE_ASSETS[-1]], partition_key=DAY, resources=_resources(storage)).success
+    with connect_parquet(storage.root / "parquet") as con:
+        assert con.execute("SELECT DISTINCT provider FROM telemetry").fetchall() == [("samsara",)]
+
+
+def test_no_rebuild_when_no_provider_landed(storage):
+    from fleet_assets.pipeline.defs import provider_ingest_job, telemetry_after_provider_failure
+
+    with serve_in_thread(SandboxConfig(motive_vehicles=2, samsara_vehicles=2)) as url, dg.instance_for_test() as instance:
+        bad = {"api_key": "wrong-key", "base_url": url, **FAST_RETRY}
+        defs = dg.Definitions(assets=PIPELINE_ASSETS, jobs=[provider_ingest_job], resources=_resources(
+            storage, motive=MotiveResource(**bad), samsara=SamsaraResource(**bad)))
+        result = defs.resolve_job_def("provider_ingest_job").execute_in_process(
+            partition_key=DAY, instance=instance, raise_on_error=False)
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="telemetry_after_provider_failure", dagster_instance=instance,
+            dagster_run=result.dagster_run, dagster_event=failure).for_run_failure()
+        outcome = telemetry_after_provider_failure(context)
+    assert isinstance(outcome, dg.SkipReason) and "no provider landed" in outcome.skip_message
