@@ -28,6 +28,8 @@ from edge_collector.trips import Decision, TripDetector
 
 log = logging.getLogger(__name__)
 
+CLOCK_OFFSET_WARN_S = 120.0  # beyond receiver latency and serial buffering: the system clock is wrong
+
 
 @dataclass
 class CollectorConfig:
@@ -115,6 +117,8 @@ class Collector:
         self._flush_error: str | None = None
         self._trip_refused: str | None = None  # last reason a trip could not start (logged once per reason)
         self._status_error: str | None = None  # last status-file write error (logged once per error)
+        self._offset_trip: str | None = None  # trip whose clock offset against GPS time is already recorded
+        self.clock_offset_s: float | None = None  # GPS UTC minus the collector clock, at the last check
 
     # -- hooks ---------------------------------------------------------------------------------
     def add_trip_ended_hook(self, fn: Callable[[str], None]) -> None:
@@ -182,6 +186,8 @@ class Collector:
         else:
             decision = self.detector.observe(now, rpm, speed)
         self._apply(decision, now, sample, fix)
+        if fix is not None and fix.gps_time is not None and self.trip_id not in (None, self._offset_trip):
+            self._note_clock_offset(fix)
         # Flush on wall time, not sample time: the power-cut window is real seconds, also in a fast replay.
         wall = time.monotonic()
         if wall - self._last_flush >= self.config.flush_interval_s or len(self._pending) >= self.config.flush_max_records:
@@ -233,6 +239,23 @@ class Collector:
             if self.obd is not None and self.obd.connected and now >= self._next_dtc:
                 self._next_dtc = now + self.config.dtc_interval_s
                 self._read_dtcs(now)
+
+    def _note_clock_offset(self, fix) -> None:
+        """Record, once per trip, how far the collector clock is from GPS time.
+
+        A Pi has no RTC: until NTP syncs, its clock can be hours off, and every
+        ``ts`` of the trip with it. The offset in the trip meta (and the status
+        file) lets the skew be seen and corrected later; the data are not altered.
+        """
+        offset = round(fix.gps_time.timestamp() - fix.received_at, 1)
+        self._offset_trip, self.clock_offset_s = self.trip_id, offset
+        try:
+            self.buffer.update_trip_meta(self.trip_id, clock_offset_s=offset)
+        except EventBufferError as exc:
+            log.warning("could not record the clock offset of trip %s: %s", self.trip_id, exc)
+        if abs(offset) > CLOCK_OFFSET_WARN_S:
+            log.warning("system clock is %.0f s off GPS time; trip %s is stamped with the system clock "
+                        "(offset kept in its meta as clock_offset_s)", offset, self.trip_id)
 
     def _start_trip(self, now: float) -> bool:
         vin = (self.obd.vin if self.obd is not None else None) or self.config.vin
@@ -325,6 +348,7 @@ class Collector:
                 "state": state or ("in trip" if self.trip_id else "idle"),
                 "updated_at": _utc(now).isoformat(),
                 "trip_id": self.trip_id,
+                "clock_offset_s": self.clock_offset_s,
                 "acked_records": self.acked,
                 "dropped_records": self.dropped,
                 "last_sample": last,
