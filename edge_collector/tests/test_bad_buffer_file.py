@@ -51,5 +51,6 @@ def test_directory_as_buffer_is_a_clear_error(tmp_path, capsys):
     folder.mkdir()
     assert main(["replay", "--db", str(folder), "--vin", VIN, "--synthetic", "5"]) == 2
     err = capsys.readouterr().err
-    assert f"edge-collector: error: {folder} cannot be opened as a collector buffer: unable to open database file" in err
+    expected = f"edge-collector: error: {folder} cannot be opened as a collector buffer: unable to open database file"
+    assert expected in err
     assert list(folder.iterdir()) == []

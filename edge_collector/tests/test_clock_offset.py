@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from edge_collector.buffer import EventBuffer
+from edge_collector.cli import main
 from edge_collector.collector import Collector, CollectorConfig
 from edge_collector.gps import GpsState
 from edge_collector.replay import replay, rmc_time
@@ -26,9 +27,10 @@ def _drive_with_skewed_clock(collector: Collector, seconds: int, skew_s: float) 
     collector.flush()
 
 
-def test_skewed_clock_is_recorded_in_trip_meta_and_warned_once(tmp_path, caplog):
+def test_skewed_clock_is_recorded_in_trip_meta_and_warned_once(tmp_path, caplog, capsys):
+    status = tmp_path / "status.json"
     with EventBuffer(tmp_path / "b.db") as buf, caplog.at_level(logging.WARNING, "edge_collector"):
-        collector = Collector(buf, CollectorConfig(vin=VIN), gps=GpsState())
+        collector = Collector(buf, CollectorConfig(vin=VIN, status_path=status), gps=GpsState())
         _drive_with_skewed_clock(collector, 120, skew_s=3600.0)  # clock 1 h ahead (stale fake-hwclock, no NTP)
         collector.end_current_trip("end of test")
         (trip,) = buf.trips()
@@ -36,6 +38,8 @@ def test_skewed_clock_is_recorded_in_trip_meta_and_warned_once(tmp_path, caplog)
     assert collector.clock_offset_s == pytest.approx(-3600.0)
     warnings = [r.getMessage() for r in caplog.records if "off GPS time" in r.getMessage()]
     assert len(warnings) == 1 and "-3600 s off GPS time" in warnings[0]
+    assert main(["status", "--db", str(tmp_path / "b.db"), "--status-file", str(status)]) == 0
+    assert "system clock vs GPS: -3600.0 s  (WRONG CLOCK: check NTP)" in capsys.readouterr().out
 
 
 def test_replay_clock_is_gps_time_so_offset_is_zero(tmp_path, caplog):

@@ -27,7 +27,8 @@ def test_open_trip_is_refused_and_nothing_written(tmp_path, capsys, trips):
     db, ended, still_open = trips
     out = tmp_path / "out"
     assert main(["export", "--db", str(db), "--out", str(out), "--trip", ended, "--trip", still_open]) == 2
-    assert f"trip {still_open} is still open (being recorded); only ended trips can be exported" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"trip {still_open} is still open (being recorded); only ended trips can be exported" in err
     assert not out.exists()
 
 

@@ -68,4 +68,8 @@ def _live_lines(live: dict) -> str:
     obd = live.get("obd")
     if obd:
         lines.append(f"  OBD {obd['port']}: {obd['status']}, VIN {obd.get('vin')}")
+    offset = live.get("clock_offset_s")
+    if offset is not None:
+        wrong = "  (WRONG CLOCK: check NTP)" if abs(offset) > 120 else ""
+        lines.append(f"  system clock vs GPS: {offset:+.1f} s{wrong}")
     return "\n".join(lines)
