@@ -53,55 +53,102 @@ def dedup_telemetry(table: pa.Table, priority: tuple[str, ...] = PROVIDER_PRIORI
     n = table.num_rows
     if n == 0:
         return DedupResult(table, 0)
-    identity = vehicle_identity(table).combine_chunks()
-    encoded = pc.dictionary_encode(identity)
-    # Codes in sorted identity order, so output order does not depend on input order.
-    dict_rank = pc.rank(encoded.dictionary, sort_keys="ascending", tiebreaker="first").to_numpy() - 1
-    code = dict_rank[encoded.indices.to_numpy()].astype(np.int64)
+    code = _identity_codes(table)
     ts = pc.cast(table["timestamp"], pa.int64()).to_numpy(zero_copy_only=False)
-
-    known = pc.index_in(table["provider"], pa.array(list(priority)))
-    rank = pc.fill_null(known, len(priority)).to_numpy(zero_copy_only=False).astype(np.int64)
-    order, group = _preference_order(code, ts, rank, len(priority) + 1)
-    first = np.empty(n, dtype=bool)
-    first[0] = True
-    np.not_equal(group[1:], group[:-1], out=first[1:])
-    keep = order[first]
+    rank = _provider_ranks(table["provider"], priority)
+    keep = _winners(code, ts, rank, len(priority) + 1)
     return DedupResult(take_rows(table, keep), int(n - len(keep)))
 
 
-def _preference_order(code: np.ndarray, ts: np.ndarray, rank: np.ndarray, ranks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row order by (identity, timestamp, priority, later-first) and each sorted row's (identity, timestamp) group.
+def _identity_codes(table: pa.Table) -> np.ndarray:
+    """Per row, the rank of its ``vehicle_identity`` among the distinct identities (int64).
 
-    Packs the sort key into one int64 when it fits (always for a day of data:
-    ~37 bits of microseconds), so a single stable argsort of the reversed input
-    does the work (reversal makes later rows win ties); otherwise falls back
-    to a multi-key lexsort.
+    Same codes as ranking ``vehicle_identity(table)``, without building a
+    row-sized string column: VINs are dictionary-encoded as they are, only
+    VIN-less rows get a ``provider:id`` string, and the two small
+    dictionaries are ranked together (a VIN equal to a fallback string still
+    gets the same code, exactly as ``coalesce`` would).
+    """
+    vin = pc.dictionary_encode(table["vin"]).combine_chunks()
+    vin_idx = vin.indices
+    if vin_idx.null_count == 0:
+        return _string_ranks(vin.dictionary)[vin_idx.to_numpy()]
+    rows = pc.indices_nonzero(pc.is_null(vin_idx))
+    fallback = pc.binary_join_element_wise(pc.take(table["provider"], rows), pc.take(table["provider_vehicle_id"], rows), ":")
+    fb = pc.dictionary_encode(fallback).combine_chunks()
+    if fb.indices.null_count:  # null provider or id: let the row-sized path report it as before
+        identity = pc.dictionary_encode(vehicle_identity(table).combine_chunks())
+        return _string_ranks(identity.dictionary)[identity.indices.to_numpy()]
+    both = pc.dictionary_encode(pa.concat_arrays([vin.dictionary, fb.dictionary]))
+    key_code = _string_ranks(both.dictionary)[both.indices.to_numpy()]
+    n_vin = len(vin.dictionary)
+    code = np.append(key_code[:n_vin], -1)[pc.fill_null(vin_idx, n_vin).to_numpy()]  # -1: overwritten below
+    code[rows.to_numpy()] = key_code[n_vin:][fb.indices.to_numpy()]
+    return code
+
+
+def _string_ranks(dictionary: pa.Array) -> np.ndarray:
+    """0-based ascending rank of each (distinct) string, as int64."""
+    return (pc.rank(dictionary, sort_keys="ascending", tiebreaker="first").to_numpy() - 1).astype(np.int64)
+
+
+def _provider_ranks(provider: pa.ChunkedArray, priority: tuple[str, ...]) -> np.ndarray:
+    """Index of each row's provider in ``priority``; unknown or null providers rank last.
+
+    Looks up the few distinct providers, not every row.
+    """
+    enc = pc.dictionary_encode(provider).combine_chunks()
+    known = pc.fill_null(pc.index_in(enc.dictionary, pa.array(list(priority), pa.string())), len(priority))
+    lookup = np.append(known.to_numpy(zero_copy_only=False), len(priority)).astype(np.int64)
+    return lookup[pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy()]
+
+
+def _winners(code: np.ndarray, ts: np.ndarray, rank: np.ndarray, ranks: int) -> np.ndarray:
+    """Row indices of the surviving rows, in (identity, timestamp) order.
+
+    Packs (identity, timestamp, inverted priority) into one int64 when it fits
+    (always for a day of data: ~37 bits of microseconds) and stable-argsorts
+    it in input order: each (identity, timestamp) group then ends with its
+    best-priority, latest row, which is the one kept. Input that arrives per
+    vehicle in time order is nearly sorted, which the stable (Timsort) argsort
+    exploits. Otherwise falls back to a multi-key lexsort.
     """
     n = len(ts)
     dt = ts - ts.min()
     span = int(dt.max()) + 1
     if (int(code.max()) + 1) * span * ranks < (1 << 62):
-        group_key = code * span + dt
-        key = group_key * ranks + rank
-        order = (n - 1) - np.argsort(key[::-1], kind="stable")
-        return order, group_key[order]
+        key = code * span
+        key += dt
+        key *= ranks
+        key += (ranks - 1) - rank
+        order = np.argsort(key, kind="stable")
+        group = np.take(key, order, out=dt)
+        group //= ranks
+        last = np.empty(n, dtype=bool)
+        last[-1] = True
+        np.not_equal(group[:-1], group[1:], out=last[:-1])
+        return order[last]
     reversed_idx = np.arange(n - 1, -1, -1, dtype=np.int64)
     prefer = reversed_idx[np.argsort(rank[reversed_idx], kind="stable")]
     order = prefer[np.lexsort((ts[prefer], code[prefer]))]
     pairs = np.stack([code[order], ts[order]], axis=1)
-    return order, np.unique(pairs, axis=0, return_inverse=True)[1].ravel()
+    group = np.unique(pairs, axis=0, return_inverse=True)[1].ravel()
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(group[1:], group[:-1], out=first[1:])
+    return order[first]
 
 
 def take_rows(table: pa.Table, indices: np.ndarray) -> pa.Table:
     """``table.take`` with one thread per column (Arrow's take is single-threaded; it releases the GIL).
 
-    Multi-chunk columns are made contiguous first: a take on a chunked array
-    resolves the chunk of every index and is ~1.5x slower than a memcpy + take.
+    Columns are taken as they are, chunked or not: Arrow's chunked take is
+    about as fast as a contiguous one and skips a full copy of the column
+    (``combine_chunks``). The result has one chunk per column either way.
     """
     if len(indices) == table.num_rows and np.array_equal(indices, np.arange(table.num_rows)):
         return table
     idx = pa.array(indices)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        columns = list(pool.map(lambda col: (col.combine_chunks() if col.num_chunks > 1 else col).take(idx), table.columns))
+        columns = list(pool.map(lambda col: col.take(idx), table.columns))
     return pa.Table.from_arrays(columns, schema=table.schema)

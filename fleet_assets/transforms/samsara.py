@@ -32,9 +32,13 @@ _ENGINE_CANON = {"on": "On", "off": "Off", "idle": "Idle"}
 
 
 def _series(stats: pa.Table, column: str, codes: np.ndarray) -> tuple[pa.Table, np.ndarray]:
-    """Flatten one per-vehicle list column; returns the items and each item's vehicle code."""
+    """Flatten one per-vehicle list column; returns the items and each item's vehicle code.
+
+    The items stay chunked like the parsed input (zero-copy): combining them
+    would copy every field, including the time strings that are only parsed.
+    """
     col = stats[column]
-    items = pa.Table.from_struct_array(pc.list_flatten(col).combine_chunks())
+    items = pa.Table.from_struct_array(pc.list_flatten(col))
     parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
     return items, codes[parents]
 

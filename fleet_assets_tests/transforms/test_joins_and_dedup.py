@@ -116,3 +116,31 @@ def test_wide_time_span_uses_fallback_with_same_rules():
     assert set(result.table.column("provider").to_pylist()) <= {"samsara", "motive"}
     winners = {r["vin"]: r["provider"] for r in result.table.to_pylist()}
     assert all(p == "samsara" for v, p in winners.items() if int(v[3:]) % 2 == 0)
+
+
+def _brute_dedup(table, priority=("samsara", "motive", "edge")):
+    """One row per (identity, timestamp): best provider, then the later input row; sorted by key."""
+    best = {}
+    for i, r in enumerate(table.to_pylist()):
+        key = (r["vin"] if r["vin"] is not None else f'{r["provider"]}:{r["provider_vehicle_id"]}', r["timestamp"])
+        rank = priority.index(r["provider"]) if r["provider"] in priority else len(priority)
+        if key not in best or rank <= best[key][0]:
+            best[key] = (rank, i)
+    return [best[k][1] for k in sorted(best)]
+
+
+@pytest.mark.parametrize("vin_share", [0.0, 0.5, 1.0])
+def test_dedup_matches_brute_force(vin_share):
+    """Includes a VIN spelled like a fallback identity ('motive:3'): it is the same vehicle, as with coalesce."""
+    rng = np.random.default_rng(int(vin_share * 10))
+    vins = ["VIN1", "VIN2", "motive:3", "", "ZVIN"]
+    rows = [
+        (str(rng.choice(["samsara", "motive", "edge", "other"])), str(rng.integers(0, 6)),
+         str(rng.choice(vins)) if rng.random() < vin_share else None, int(rng.integers(0, 4)), float(i))
+        for i in range(400)
+    ]
+    table = _rows(*rows)
+    result = dedup_telemetry(table)
+    want = table.take(pa.array(_brute_dedup(table), pa.int64()))
+    assert result.table.to_pylist() == want.to_pylist()
+    assert result.duplicates == table.num_rows - want.num_rows
