@@ -34,9 +34,9 @@ def asof_backward(pt_code, pt_t, s_code, s_t, base: int) -> np.ndarray:
         return np.full(len(pt_code), _NONE, dtype=np.int64)
     order, keys = _sorted(s_code, s_t, base)
     pos = np.searchsorted(keys, _composite(pt_code, pt_t, base), side="right") - 1
-    safe = np.clip(pos, 0, len(order) - 1)
-    hit = (pos >= 0) & (s_code[order[safe]] == pt_code) & (s_t[order[safe]] <= pt_t)
-    return np.where(hit, order[safe], _NONE)
+    cand = order[np.clip(pos, 0, len(order) - 1)]  # gathered once: this runs per point
+    hit = (pos >= 0) & (s_code[cand] == pt_code) & (s_t[cand] <= pt_t)
+    return np.where(hit, cand, _NONE)
 
 
 def nearest(pt_code, pt_t, s_code, s_t, base: int, tolerance_us: int) -> np.ndarray:
@@ -70,7 +70,8 @@ def covering(pt_code, pt_t, a_code, a_start, a_end, base: int) -> np.ndarray:
     if len(a_code) == 0:
         return np.full(n, _NONE, dtype=np.int64)
     order, keys = _sorted(a_code, a_start, base)
-    pos = np.searchsorted(keys, _composite(pt_code, pt_t, base), side="right") - 1
+    pt_key = _composite(pt_code, pt_t, base)
+    pos = np.searchsorted(keys, pt_key, side="right") - 1
     safe = np.clip(pos, 0, len(order) - 1)
     cand = order[safe]
     same = (pos >= 0) & (a_code[cand] == pt_code) & (a_start[cand] <= pt_t)
@@ -79,7 +80,7 @@ def covering(pt_code, pt_t, a_code, a_start, a_end, base: int) -> np.ndarray:
     # Running max of end per vehicle (composite keys keep vehicles apart): if even that
     # ends before t, no earlier interval can cover the point either.
     end_keys = np.maximum.accumulate(_composite(a_code[order], np.minimum(a_end[order], base + _SPAN - 1), base))
-    maybe = same & ~covered & (end_keys[safe] > _composite(pt_code, pt_t, base))
+    maybe = same & ~covered & (end_keys[safe] > pt_key)
     for i in np.flatnonzero(maybe):
         for p in range(pos[i] - 1, -1, -1):
             j = order[p]
