@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from fleet_assets.analytics.operations import ALL_OPERATIONS, KIND_OPERATION
 
@@ -32,9 +32,12 @@ def _json_len(value: Any) -> int:
     return len(_ENCODER.encode(value))
 
 
-@dataclass(frozen=True)
-class Item:
-    """One record on the wire: its group header (shared by consecutive items) and its point."""
+class Item(NamedTuple):
+    """One record on the wire: its group header (shared by consecutive items) and its point.
+
+    A NamedTuple, not a frozen dataclass: one is built per record (~10^5 a day) and a tuple is ~3x
+    cheaper to construct; fields and attribute access are the same.
+    """
 
     group: tuple
     header: dict

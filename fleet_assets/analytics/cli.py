@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="platform data dir (default: $FLEET_DATA_DIR or ./data)")
     parser.add_argument("--token-env", default="SEC_AUTH_TOKEN",
                         help="env var holding the bearer token, if set (default %(default)s)")
-    parser.add_argument("--max-points", type=int, default=5000, help="data points per request (default %(default)s)")
-    parser.add_argument("--max-bytes", type=int, default=2_000_000, help="body bytes per request (default %(default)s)")
+    parser.add_argument("--max-points", type=int, default=UploadSettings.max_points_per_request,
+                        help="data points per request (default %(default)s)")
+    parser.add_argument("--max-bytes", type=int, default=UploadSettings.max_bytes_per_request,
+                        help="body bytes per request (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default %(default)s)")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
     parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s (default %(default)s)")

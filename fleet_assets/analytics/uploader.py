@@ -41,8 +41,10 @@ class UploadIncompleteError(RuntimeError):
 
 @dataclass
 class UploadSettings:
-    max_points_per_request: int = 5000
-    max_bytes_per_request: int = 2_000_000
+    # 10000 points is the chunk IcsAnalytics 26.3.3 itself sends for GPS (~2.5 MB of GPS JSON; its
+    # signal/DTC requests have no cap at all); the byte cap keeps every request bounded.
+    max_points_per_request: int = 10_000
+    max_bytes_per_request: int = 4_000_000
     fleet_id: int = 1
     organization_id: int = 1
     vehicle_overrides: dict[str, VehicleIds] = field(default_factory=dict)

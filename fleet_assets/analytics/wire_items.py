@@ -44,34 +44,57 @@ def messages_needed(signals: pa.Table, dtcs: pa.Table) -> list[dict]:
     return needed
 
 
+_NO_KEY = object()  # no run seen yet (compares unequal to any key, even None)
+
+
+def _in_order(buckets: dict[tuple, list[Item]]) -> list[Item]:
+    """Items ordered by (group, time): groups sorted, each bucket stably by time.
+
+    The same order as ``sorted(items, key=(group, time))`` (both stable), without a key tuple per item.
+    """
+    out: list[Item] = []
+    for group in sorted(buckets):
+        out.extend(sorted(buckets[group], key=lambda i: i.point["time"]))
+    return out
+
+
 def gps_items(gps: pa.Table, config_of: Callable[[str], int]) -> list[Item]:
-    items = []
-    headers: dict[int, dict] = {}
+    buckets: dict[tuple, list[Item]] = {}
+    last_key, bucket, group, header = _NO_KEY, None, None, None
     for vehicle_key, time, latitude, longitude, speed, bearing, fp in rows(gps.select(list(GPS_SCHEMA.names))):
-        cid = config_of(vehicle_key)
-        header = headers.setdefault(cid, {"configurationId": cid})
+        if vehicle_key != last_key:
+            cid = config_of(vehicle_key)
+            group = (cid,)
+            bucket = buckets.setdefault(group, [])
+            header = bucket[0].header if bucket else {"configurationId": cid}
+            last_key = vehicle_key
         point = {"time": time, "latitude": latitude, "longitude": longitude, "accuracy": None, "altitude": None,
                  "speed": speed, "bearing": bearing,
                  "available": {"accuracy": False, "altitude": False, "bearing": bearing is not None,
                                "speed": speed is not None, "time": True}}
-        items.append(Item((cid,), header, point, fp))
-    return sorted(items, key=lambda i: (i.group, i.point["time"]))
+        bucket.append(Item(group, header, point, fp))
+    return _in_order(buckets)
 
 
 def signal_items(signals: pa.Table, config_of: Callable[[str], int], message_ids: dict[str, int]) -> list[Item]:
-    items = []
     mids = {pid: message_ids[message_key(pid_message(pid))] for pid in set(signals["pid"].to_pylist())}
+    buckets: dict[tuple, list[Item]] = {}
     headers: dict[tuple, dict] = {}
+    last_key, bucket, group, header = _NO_KEY, None, None, None
     for vehicle_key, pid_code, time, value, fp in rows(signals.select(list(SIGNAL_SCHEMA.names))):
-        pid = PIDS[pid_code]
-        cid = config_of(vehicle_key)
-        group = (cid, mids[pid_code], pid.name)
-        header = headers.get(group)
-        if header is None:
-            header = headers[group] = {"configurationId": cid, "messageId": group[1], "name": pid.name,
-                                       "unit": pid.unit, "paramType": "RAW", "paramId": pid.pid, "signalType": "PID"}
-        items.append(Item(group, header, {"value": value, "svalue": None, "time": time}, fp))
-    return sorted(items, key=lambda i: (i.group, i.point["time"]))
+        if (vehicle_key, pid_code) != last_key:  # records arrive in runs of one (vehicle, PID)
+            pid = PIDS[pid_code]
+            cid = config_of(vehicle_key)
+            group = (cid, mids[pid_code], pid.name)
+            header = headers.get(group)
+            if header is None:
+                header = headers[group] = {"configurationId": cid, "messageId": group[1], "name": pid.name,
+                                           "unit": pid.unit, "paramType": "RAW", "paramId": pid.pid,
+                                           "signalType": "PID"}
+            bucket = buckets.setdefault(group, [])
+            last_key = (vehicle_key, pid_code)
+        bucket.append(Item(group, header, {"value": value, "svalue": None, "time": time}, fp))
+    return _in_order(buckets)
 
 
 def dtc_items(dtcs: pa.Table, config_of: Callable[[str], int], message_ids: dict[str, int]) -> list[Item]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pyarrow as pa
 import pytest
@@ -89,3 +90,31 @@ def test_changed_value_changes_the_fingerprint_but_not_the_key():
     moved = base.set_column(5, TELEMETRY_SCHEMA.field("latitude"), pa.array([1.5]))
     a, b = records.gps_points(base).to_pylist()[0], records.gps_points(moved).to_pylist()[0]
     assert a["time"] == b["time"] and a["fingerprint"] != b["fingerprint"]
+
+
+def test_wire_items_are_in_group_then_time_order_whatever_the_input_order():
+    """Bucketing by (vehicle, PID) runs must give the order of a plain sort by (group, time)."""
+    from fleet_assets.analytics.records import GPS_SCHEMA, SIGNAL_SCHEMA
+    from fleet_assets.analytics.wire_items import gps_items, message_key, pid_message, signal_items
+
+    rng = random.Random(3)
+    vehicles = ["VIN_A", "VIN_B", "VIN_C"]
+    config_of = {"VIN_A": 2, "VIN_B": 1, "VIN_C": 2}.__getitem__  # two vehicles share a configuration
+    times = [f"2025-06-01T00:00:{s:02d}.000000Z" for s in range(20)]
+    gps_rows = [{"vehicle_key": v, "time": t, "latitude": 1.0, "longitude": 2.0, "speed": None, "bearing": 3.0,
+                 "fingerprint": n} for n, (v, t) in enumerate((v, t) for v in vehicles for t in times)]
+    sig_rows = [{"vehicle_key": v, "pid": p, "time": t, "value": 1.5, "fingerprint": n}
+                for n, (v, p, t) in enumerate((v, p, t) for v in vehicles for p in ("0D", "0C") for t in times)]
+    messages = {message_key(pid_message(p)): m for p, m in (("0D", 5), ("0C", 4))}
+    for shuffle in (False, True):
+        for rows in (gps_rows, sig_rows):
+            if shuffle:
+                rng.shuffle(rows)
+        gps = gps_items(pa.Table.from_pylist(gps_rows, schema=GPS_SCHEMA), config_of)
+        sig = signal_items(pa.Table.from_pylist(sig_rows, schema=SIGNAL_SCHEMA), config_of, messages)
+        for items, n in ((gps, len(gps_rows)), (sig, len(sig_rows))):
+            assert len(items) == n and len({i.fingerprint for i in items}) == n
+            assert items == sorted(items, key=lambda i: (i.group, i.point["time"]))
+            headers = {}
+            for i in items:  # one shared header object per group
+                assert headers.setdefault(i.group, i.header) is i.header
