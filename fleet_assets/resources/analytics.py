@@ -44,8 +44,8 @@ class AnalyticsResource(dg.ConfigurableResource):
     endpoint: Optional[str] = Field(default=None, description="GraphQL URL; None = in-process sandbox backend.")
     auth_token: Optional[str] = Field(default=None, description="JWT sent as 'Authorization: Bearer'; "
                                       "bind with dg.EnvVar('SEC_AUTH_TOKEN').")
-    max_points_per_request: int = Field(default=5000, ge=1, description="Data points per request at most.")
-    max_bytes_per_request: int = Field(default=2_000_000, ge=1024, description="Request body bytes at most.")
+    max_points_per_request: int = Field(default=UploadSettings.max_points_per_request, ge=1, description="Data points per request at most.")
+    max_bytes_per_request: int = Field(default=UploadSettings.max_bytes_per_request, ge=1024, description="Request body bytes at most.")
     timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
     max_attempts: int = Field(default=6, ge=1, description="Attempts per request for transient failures.")
     backoff_initial_seconds: float = Field(default=0.5, ge=0, description="First retry delay (doubles).")
