@@ -199,3 +199,22 @@ def test_adapter_unplugged_mid_trip_reconnects_and_records_gap(tmp_path):
         stamps = [r["ts"] for r in records]
         assert stamps == sorted(stamps)
         assert any(r["ts"] > gap["ended_at"] for r in records)
+
+
+def test_vin_and_pids_are_known_before_the_adapter_counts_as_connected():
+    """The sampler must never see a connected adapter without a VIN (its samples would be refused)."""
+    emu = start_emulator("car")
+    src = ObdSource(emu.get_pty(), pids=PIDS, read_timeout_s=0.5)
+    seen = []
+    connecting = threading.Thread(target=src.connect)
+    try:
+        connecting.start()
+        while connecting.is_alive():  # what a sampler thread would observe, as often as it can
+            if src.connected:
+                seen.append((src.vin, len(src._supported)))
+        connecting.join()
+        assert src.connected and src.vin in EMULATOR_VINS
+        assert all(vin in EMULATOR_VINS and supported for vin, supported in seen), seen[:3]
+    finally:
+        src.close()
+        emu.terminate()

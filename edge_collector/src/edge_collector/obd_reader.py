@@ -125,23 +125,20 @@ class ObdSource:
         port = getattr(conn.interface, "_ELM327__port", None)
         if port is not None:
             port.timeout = self.read_timeout_s  # instead of the hard-coded 10 s
+        # VIN and supported PIDs are read on the still-private connection, so the
+        # sampler never sees a connected adapter without them (samples need the VIN).
+        supported = [obd.commands[name] for name in self.pids if conn.supports(obd.commands[name])]
+        skipped = [name for name in self.pids if not conn.supports(obd.commands[name])]
+        vin = decode_vin_messages(conn.query(obd.commands.VIN).messages)
+        if skipped:
+            log.info("PIDs not supported by this car, skipped: %s", ", ".join(skipped))
         with self._lock:
             if self._closed:
                 conn.close()
                 return False
+            self._supported, self.skipped_pids, self.vin = supported, skipped, vin
+            self._null_streak = 0
             self._conn = conn
-        self._supported = []
-        self.skipped_pids = []
-        for name in self.pids:
-            cmd = obd.commands[name]
-            if conn.supports(cmd):
-                self._supported.append(cmd)
-            else:
-                self.skipped_pids.append(name)
-        if self.skipped_pids:
-            log.info("PIDs not supported by this car, skipped: %s", ", ".join(self.skipped_pids))
-        self._null_streak = 0
-        self.vin = self.read_vin()
         self.backoff.reset()
         log.info("OBD connected on %s (%s), VIN %s", self.port, conn.protocol_name(), self.vin or "unknown")
         return True
