@@ -42,6 +42,16 @@ class ProviderClient:
     """Shared machinery; subclasses set ``provider`` and the auth headers."""
 
     provider = ""
+    default_base_url = ""
+    credential_env_var = ""
+
+    @classmethod
+    def from_credential(cls, credential: str, base_url: str | None = None, **settings):
+        """A client for ``credential`` (an API key or token); ``transport=`` may be passed through ``settings``."""
+        transport = settings.pop("transport", None)
+        return cls(ClientSettings(provider=cls.provider, base_url=base_url or cls.default_base_url,
+                                  credential=credential, credential_env_var=cls.credential_env_var, **settings),
+                   transport=transport)
 
     def __init__(self, settings: ClientSettings, *, transport: httpx.AsyncBaseTransport | None = None,
                  limiter: RateLimiter | None = None, registry: EndpointRegistry = REGISTRY) -> None:

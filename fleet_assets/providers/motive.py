@@ -59,12 +59,12 @@ def date_chunks(first: date, last: date, span: int = MAX_SPAN_DAYS) -> list[tupl
 
 class MotiveClient(ProviderClient):
     provider = "motive"
+    default_base_url = DEFAULT_BASE_URL
+    credential_env_var = API_KEY_ENV_VAR
 
     @classmethod
     def from_key(cls, api_key: str, base_url: str = DEFAULT_BASE_URL, **settings) -> MotiveClient:
-        transport = settings.pop("transport", None)
-        return cls(ClientSettings(provider="motive", base_url=base_url, credential=api_key,
-                                  credential_env_var=API_KEY_ENV_VAR, **settings), transport=transport)
+        return cls.from_credential(api_key, base_url, **settings)
 
     def auth_headers(self) -> dict[str, str]:
         return {"X-API-Key": self.settings.credential}

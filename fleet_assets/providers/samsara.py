@@ -68,12 +68,12 @@ def _sorted_unique(series: list[dict]) -> tuple[list[dict], int]:
 
 class SamsaraClient(ProviderClient):
     provider = "samsara"
+    default_base_url = DEFAULT_BASE_URL
+    credential_env_var = API_TOKEN_ENV_VAR
 
     @classmethod
     def from_token(cls, token: str, base_url: str = DEFAULT_BASE_URL, **settings) -> SamsaraClient:
-        transport = settings.pop("transport", None)
-        return cls(ClientSettings(provider="samsara", base_url=base_url, credential=token,
-                                  credential_env_var=API_TOKEN_ENV_VAR, **settings), transport=transport)
+        return cls.from_credential(token, base_url, **settings)
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.credential}"}
