@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Optional
+from typing import ClassVar, Optional
 
 import dagster as dg
 from pydantic import Field
 
 from fleet_assets.providers import motive as motive_mod
 from fleet_assets.providers import samsara as samsara_mod
+from fleet_assets.providers.client import ProviderClient
 from fleet_assets.providers.motive import MotiveClient
 from fleet_assets.providers.ratelimit import RateLimiter
 from fleet_assets.providers.samsara import SamsaraClient
@@ -75,38 +76,40 @@ class _ProviderResource(dg.ConfigurableResource):
                              samsara_vehicles=self.sandbox_vehicles, interval_s=self.sandbox_interval_s,
                              latency_ms=self.sandbox_latency_ms, faults=FaultConfig(rate=self.sandbox_fault_rate))
 
+    def get_client(self):
+        """A client for the real API when ``api_key`` is set, else for the in-process sandbox."""
+        cls = self._client_class
+        if self.api_key:
+            settings = self._settings(cls.provider, self.api_key, cls.credential_env_var, self.base_url)
+            return cls(settings, limiter=shared_limiter(cls.provider, self.base_url, self.rate_limit_per_s,
+                                                        self.rate_limit_burst))
+        log.warning("%s: no %s set, using the built-in sandbox", cls.provider.capitalize(), cls.credential_env_var)
+        cfg = self.sandbox_config()
+        settings = self._settings(cls.provider, self._sandbox_credential(cfg), cls.credential_env_var,
+                                  SANDBOX_BASE_URL)
+        return cls(settings, transport=SandboxTransport(cfg), limiter=RateLimiter(max(self.rate_limit_per_s, 1000.0)))
+
+    def _sandbox_credential(self, cfg: SandboxConfig) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
 
 class MotiveResource(_ProviderResource):
     """Motive API access; no ``api_key`` -> the built-in sandbox."""
 
+    _client_class: ClassVar[type[ProviderClient]] = MotiveClient
     api_key: Optional[str] = Field(default=None, description="Bind with dg.EnvVar('MOTIVE_API_KEY').")
     base_url: str = Field(default=motive_mod.DEFAULT_BASE_URL, description="API root URL.")
 
-    def get_client(self) -> MotiveClient:
-        if self.api_key:
-            settings = self._settings("motive", self.api_key, motive_mod.API_KEY_ENV_VAR, self.base_url)
-            return MotiveClient(settings, limiter=shared_limiter("motive", self.base_url, self.rate_limit_per_s,
-                                                                 self.rate_limit_burst))
-        log.warning("Motive: no MOTIVE_API_KEY set, using the built-in sandbox")
-        cfg = self.sandbox_config()
-        settings = self._settings("motive", cfg.motive_api_key, motive_mod.API_KEY_ENV_VAR, SANDBOX_BASE_URL)
-        return MotiveClient(settings, transport=SandboxTransport(cfg),
-                            limiter=RateLimiter(max(self.rate_limit_per_s, 1000.0)))
+    def _sandbox_credential(self, cfg: SandboxConfig) -> str:
+        return cfg.motive_api_key
 
 
 class SamsaraResource(_ProviderResource):
     """Samsara API access; no ``api_key`` (token) -> the built-in sandbox."""
 
+    _client_class: ClassVar[type[ProviderClient]] = SamsaraClient
     api_key: Optional[str] = Field(default=None, description="API token; bind with dg.EnvVar('SAMSARA_API_TOKEN').")
     base_url: str = Field(default=samsara_mod.DEFAULT_BASE_URL, description="API root URL (EU: api.eu.samsara.com).")
 
-    def get_client(self) -> SamsaraClient:
-        if self.api_key:
-            settings = self._settings("samsara", self.api_key, samsara_mod.API_TOKEN_ENV_VAR, self.base_url)
-            return SamsaraClient(settings, limiter=shared_limiter("samsara", self.base_url, self.rate_limit_per_s,
-                                                                  self.rate_limit_burst))
-        log.warning("Samsara: no SAMSARA_API_TOKEN set, using the built-in sandbox")
-        cfg = self.sandbox_config()
-        settings = self._settings("samsara", cfg.samsara_api_token, samsara_mod.API_TOKEN_ENV_VAR, SANDBOX_BASE_URL)
-        return SamsaraClient(settings, transport=SandboxTransport(cfg),
-                             limiter=RateLimiter(max(self.rate_limit_per_s, 1000.0)))
+    def _sandbox_credential(self, cfg: SandboxConfig) -> str:
+        return cfg.samsara_api_token
