@@ -14,9 +14,10 @@ mutation takes one object).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import orjson
 
 from fleet_assets.analytics.operations import ALL_OPERATIONS, KIND_OPERATION
 
@@ -25,11 +26,9 @@ SINGLE_GROUP_KINDS = {"gps"}
 ONE_PER_REQUEST_KINDS = {"network_stats"}
 
 
-_ENCODER = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=True)  # as httpx/json.dumps send it
-
-
 def _json_len(value: Any) -> int:
-    return len(_ENCODER.encode(value))
+    """Bytes of ``value`` in the body as sent (the sender encodes with orjson too: compact UTF-8)."""
+    return len(orjson.dumps(value))
 
 
 class Item(NamedTuple):
@@ -128,9 +127,9 @@ def pack(partition_key: str, kind: str, items: list[Item], max_points: int, max_
     last_group = None
     for item in items:
         new_group = item.group != last_group
-        cost = _json_len(item.point) + 2
+        cost = _json_len(item.point) + 1
         if new_group:
-            cost += _json_len(item.header) + len(', "data": []') + 2
+            cost += _json_len(item.header) + len(',"data":[]') + 1
         full = current and (
             len(current) >= max_points
             or size + cost > max_bytes
@@ -140,7 +139,7 @@ def pack(partition_key: str, kind: str, items: list[Item], max_points: int, max_
         if full:
             batches.append(Batch(partition_key, kind, current, size))
             current, size = [], base
-            cost += 0 if new_group else _json_len(item.header) + len(', "data": []') + 2
+            cost += 0 if new_group else _json_len(item.header) + len(',"data":[]') + 1
         current.append(item)
         size += cost
         last_group = item.group

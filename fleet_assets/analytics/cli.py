@@ -16,6 +16,8 @@ import sys
 import time
 from dataclasses import asdict
 
+import pyarrow.dataset  # noqa: F401 -- pq.read_table imports it lazily; load it with the other imports
+
 from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
 from fleet_assets.analytics.uploader import PartitionData, PartitionUploader, UploadIncompleteError, UploadSettings
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="data points per request (default %(default)s)")
     parser.add_argument("--max-bytes", type=int, default=UploadSettings.max_bytes_per_request,
                         help="body bytes per request (default %(default)s)")
+    parser.add_argument("--max-in-flight", type=int, default=UploadSettings.max_in_flight,
+                        help="requests outstanding at once; acks are recorded in order (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default %(default)s)")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
     parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s (default %(default)s)")
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                                             ledger.requeue_dead_letters(day), day)
     retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
     settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes,
-                              validation=args.validate)
+                              validation=args.validate, max_in_flight=args.max_in_flight)
     try:
         with GraphQLSender(args.endpoint, token=os.environ.get(args.token_env) or None,
                            timeout_seconds=args.timeout, retry=retry, validate=args.validate != "off") as sender:

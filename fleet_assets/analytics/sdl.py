@@ -27,10 +27,23 @@ def analytics_schema() -> GraphQLSchema:
     return build_schema(sdl_text())
 
 
+_VALIDATED: dict[int, tuple[DocumentNode, list[str]]] = {}
+
+
+def _validation_errors(schema: GraphQLSchema, document: DocumentNode) -> list[str]:
+    """``validate`` once per document object (the uploader re-sends a handful of parsed documents)."""
+    cached = _VALIDATED.get(id(document))
+    if cached is None or cached[0] is not document:
+        if len(_VALIDATED) > 64:  # documents built on the fly (tests): keep the cache bounded
+            _VALIDATED.clear()
+        cached = _VALIDATED[id(document)] = (document, [e.message for e in validate(schema, document)])
+    return cached[1]
+
+
 def document_errors(document: DocumentNode, variables: dict[str, Any] | None) -> list[str]:
     """Validation + variable-coercion errors of one request (empty list = valid)."""
     schema = analytics_schema()
-    errors = [e.message for e in validate(schema, document)]
+    errors = _validation_errors(schema, document)
     if errors:
         return errors
     operation = get_operation_ast(document)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -52,6 +53,10 @@ class UploadSettings:
     # header and each group's first point (catches schema drift at a fraction of the cost; the backend
     # still rejects a bad individual point, which is then bisected out). Off = GraphQLSender(validate=False).
     validation: str = "sample"
+    # Requests in flight at once. 2 overlaps our packing/ledger work with the backend's processing
+    # (measured: benchmarks/RESULTS.md); acks are still settled and recorded in submission order.
+    # 1 = strictly one request at a time.
+    max_in_flight: int = 2
 
 
 @dataclass
@@ -165,30 +170,63 @@ class PartitionUploader:
             return
         acked.extend(batch.items)
 
-    def _send_batch(self, batch: Batch) -> tuple[int, int]:
-        """Deliver one planned batch and record its outcome in ONE ledger transaction.
+    def _deliver_batch(self, batch: Batch) -> tuple[list[Item], list[tuple[Item, str]]]:
+        """Deliver one planned batch (bisecting rejections); runs on a sender thread, no ledger I/O."""
+        acked: list[Item] = []
+        dead: list[tuple[Item, str]] = []
+        self._deliver(batch, acked, dead)
+        return acked, dead
+
+    def _settle(self, batch: Batch, outcome: Future, report: UploadReport, progress: dict[str, list[int]]) -> None:
+        """Record one delivered batch in ONE ledger transaction (on the calling thread, in submission order).
 
         A bisected batch's partial acks are recorded together with the batch, so
         a crash mid-bisection re-sends that one batch (the documented window).
         """
-        acked: list[Item] = []
-        dead: list[tuple[Item, str]] = []
-        self._deliver(batch, acked, dead)
+        acked, dead = outcome.result()
         self.ledger.record_batch(batch, acked, dead)
-        return len(acked), len(dead)
+        report.records_sent[batch.kind] = report.records_sent.get(batch.kind, 0) + len(acked)
+        report.dead_lettered += len(dead)
+        report.batches_completed += 1
+        done = progress[batch.kind]
+        done[0] += 1
+        if done[0] % 10 == 0 or done[0] == done[1]:
+            self.log.info("analytics %s: %s batch %d/%d acknowledged", batch.partition_key, batch.kind, *done)
 
-    def _send_kind(self, partition_key: str, kind: str, batches: list[Batch], report: UploadReport) -> None:
-        report.batches_planned += len(batches)
-        self.log.info("analytics %s: %s: %d batches to send", partition_key, kind, len(batches))
-        sent = 0
-        for n, batch in enumerate(batches, 1):
-            acked, dead = self._send_batch(batch)
-            sent += acked
-            report.dead_lettered += dead
-            report.batches_completed += 1
-            if n % 10 == 0 or n == len(batches):
-                self.log.info("analytics %s: %s batch %d/%d acknowledged", partition_key, kind, n, len(batches))
-        report.records_sent[kind] = sent
+    def _send_all(self, partition_key: str, planned: dict[str, Future], report: UploadReport) -> None:
+        """Send every planned batch with at most ``max_in_flight`` requests outstanding.
+
+        Acks are settled oldest first, so ledger writes stay on this thread and
+        in order while the next requests are already on the wire. On a failure
+        nothing new is submitted; batches already in flight finish and, if
+        acknowledged, are recorded (their acks are real), then the error is raised.
+        """
+        window = max(1, self.settings.max_in_flight)
+        progress: dict[str, list[int]] = {}
+        in_flight: deque[tuple[Batch, Future]] = deque()
+        with ThreadPoolExecutor(max_workers=window, thread_name_prefix="analytics-send") as senders:
+            try:
+                for kind in KINDS:
+                    batches = planned[kind].result()
+                    report.batches_planned += len(batches)
+                    report.records_sent.setdefault(kind, 0)
+                    progress[kind] = [0, len(batches)]
+                    self.log.info("analytics %s: %s: %d batches to send", partition_key, kind, len(batches))
+                    for batch in batches:
+                        if len(in_flight) >= window:
+                            self._settle(*in_flight.popleft(), report, progress)
+                        in_flight.append((batch, senders.submit(self._deliver_batch, batch)))
+                while in_flight:
+                    self._settle(*in_flight.popleft(), report, progress)
+            except BaseException:
+                for batch, outcome in in_flight:
+                    if outcome.cancel():
+                        continue
+                    try:
+                        self._settle(batch, outcome, report, progress)
+                    except AnalyticsSendError:
+                        pass  # the first error is the one raised; this batch stays pending
+                raise
 
     def _prepare(self, partition_key: str, tables: dict[str, pa.Table], report: UploadReport) -> _Prepared:
         """The I/O half of planning: drop resolved fingerprints (ledger), resolve ids (backend, cached)."""
@@ -247,13 +285,12 @@ class PartitionUploader:
             t1 = time.perf_counter()
             report.seconds["prepare"] = round(t1 - t0, 3)
             self.log.info("analytics %s: already acknowledged %s", partition_key, report.already_acknowledged)
-            # Packing kind k+1 (pure Python) overlaps with sending kind k (mostly waiting on the backend);
-            # sending and every ledger write stay on this thread, in order.
+            # Packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write stays on
+            # this thread, in order.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
                 futures = {kind: packer.submit(self._pack_kind, partition_key, kind, prepared) for kind in KINDS}
                 try:
-                    for kind in KINDS:
-                        self._send_kind(partition_key, kind, futures[kind].result(), report)
+                    self._send_all(partition_key, futures, report)
                 except AnalyticsSendError:
                     report.batches_planned = sum(len(f.result()) for f in futures.values())
                     raise
