@@ -6,24 +6,38 @@ A batch is a run of items of one kind, packed greedily in a fixed order
 reproduces the same following batches, so after a crash the pending items
 (everything minus acknowledged fingerprints) re-pack into exactly the batches
 that were not acknowledged, with the same ids: ``sha256(partition | kind |
-fingerprints)``. GPS batches never mix configurations (``UpsertGpsDataInput``
-has one ``configurationId``); network stats go one per request (the
-mutation takes one object).
+fingerprints)``. Verbatim documents: a GPS batch never mixes configurations
+(``UpsertGpsDataInput`` has one ``configurationId``) and network stats go one
+per request (the mutation takes one object). Coalesced (``operations``): each
+group of a GPS or network-stats batch becomes one aliased field of one
+document, so those batches are packed by points and bytes like the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import orjson
 
-from fleet_assets.analytics.operations import ALL_OPERATIONS, KIND_OPERATION
+from gql import GraphQLRequest
+
+from fleet_assets.analytics.operations import (
+    ALL_OPERATIONS,
+    COALESCIBLE,
+    KIND_OPERATION,
+    MAX_FIELDS_PER_DOCUMENT,
+    REQUESTS,
+    coalesced_request,
+    input_variable,
+)
 
 KINDS = ("gps", "signal", "dtc", "network_stats")
 SINGLE_GROUP_KINDS = {"gps"}
 ONE_PER_REQUEST_KINDS = {"network_stats"}
+COALESCED_KINDS = {kind for kind, op in KIND_OPERATION.items() if op in COALESCIBLE}
 
 
 def _json_len(value: Any) -> int:
@@ -50,6 +64,7 @@ class Batch:
     kind: str
     items: list[Item]
     estimated_bytes: int = 0
+    coalesced: bool = False  # several groups as aliased fields of one document (operations.coalesced_request)
     batch_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,11 +72,37 @@ class Batch:
 
     def split(self) -> tuple["Batch", "Batch"]:
         mid = len(self.items) // 2
-        return (Batch(self.partition_key, self.kind, self.items[:mid]),
-                Batch(self.partition_key, self.kind, self.items[mid:]))
+        return (Batch(self.partition_key, self.kind, self.items[:mid], coalesced=self.coalesced),
+                Batch(self.partition_key, self.kind, self.items[mid:], coalesced=self.coalesced))
+
+    def group_batches(self) -> list["Batch"]:
+        """One batch per group, in order: the fields of a coalesced document, one by one."""
+        out: list[Batch] = []
+        last = None
+        for item in self.items:
+            if item.group != last:
+                out.append(Batch(self.partition_key, self.kind, [], coalesced=self.coalesced))
+                last = item.group
+            out[-1].items.append(item)
+        for b in out:
+            b.__post_init__()
+        return out
+
+    @cached_property
+    def group_count(self) -> int:
+        return sum(1 for i, item in enumerate(self.items) if i == 0 or item.group != self.items[i - 1].group)
+
+    @property
+    def uses_aliases(self) -> bool:
+        return self.coalesced and self.kind in COALESCED_KINDS and self.group_count > 1
+
+    def request(self) -> GraphQLRequest:
+        """The document: the reference one, or its coalesced form with one field per group."""
+        operation = KIND_OPERATION[self.kind]
+        return coalesced_request(operation, self.group_count) if self.uses_aliases else REQUESTS[operation]
 
     def variables(self) -> dict:
-        return build_variables(self.kind, self.items)
+        return build_variables(self.kind, self.items, self.uses_aliases)
 
     def sample_variables(self) -> dict:
         """Variables with every group header but only each group's first point (cheap pre-flight check)."""
@@ -70,7 +111,7 @@ class Batch:
             if item.group != last:
                 firsts.append(item)
                 last = item.group
-        return build_variables(self.kind, firsts)
+        return build_variables(self.kind, firsts, self.uses_aliases)
 
 
 def batch_id(partition_key: str, kind: str, fingerprints: list[int]) -> str:
@@ -90,11 +131,24 @@ def _groups(items: list[Item]) -> list[tuple[dict, list[dict]]]:
     return groups
 
 
-def build_variables(kind: str, items: list[Item]) -> dict:
-    """The ``{"input": ...}`` variables IcsAnalytics sends for ``kind``."""
+def _group_input(kind: str, header: dict, points: list[dict]) -> dict:
+    """One group's ``input`` object for a single-object mutation."""
+    if kind == "gps":
+        return {**header, "data": points}
+    if len(points) != 1:
+        raise ValueError("network stats are one object per field")
+    return {**header, **points[0]}
+
+
+def build_variables(kind: str, items: list[Item], aliased: bool = False) -> dict:
+    """The ``{"input": ...}`` variables IcsAnalytics sends for ``kind`` (``{"inputK": ...}`` when aliased)."""
     if not items:
         raise ValueError("a batch needs at least one item")
     groups = _groups(items)
+    if aliased:
+        if kind not in COALESCED_KINDS:
+            raise ValueError(f"{kind} is not sent as aliased fields")
+        return {input_variable(i): _group_input(kind, header, points) for i, (header, points) in enumerate(groups)}
     if kind == "gps":
         if len(groups) != 1:
             raise ValueError("a GPS batch must hold exactly one configuration")
@@ -111,38 +165,44 @@ def build_variables(kind: str, items: list[Item]) -> dict:
     raise ValueError(f"unknown upload kind {kind!r}; expected one of {KINDS}")
 
 
-def pack(partition_key: str, kind: str, items: list[Item], max_points: int, max_bytes: int) -> list[Batch]:
+def pack(partition_key: str, kind: str, items: list[Item], max_points: int, max_bytes: int,
+         coalesce: bool = False) -> list[Batch]:
     """Greedy, order-preserving packing by points AND bytes per request.
 
     Bytes are the JSON body as sent (query text + variables) within a few
     bytes of separators; an item bigger than ``max_bytes`` alone is still sent
     alone (refusing it would lose it) and shows in the batch's estimate.
+    ``coalesce``: GPS and network-stats groups share a request as aliased
+    fields (each new group also costs one more field of document text).
     """
     if max_points < 1 or max_bytes < 1:
         raise ValueError(f"batch limits must be positive (max_points={max_points}, max_bytes={max_bytes})")
-    base = _json_len({"query": ALL_OPERATIONS[KIND_OPERATION[kind]], "variables": {"input": {"signals": []}}})
+    aliased = coalesce and kind in COALESCED_KINDS
+    query = ALL_OPERATIONS[KIND_OPERATION[kind]]
+    base = _json_len({"query": query, "variables": {"input": {"signals": []}}})
+    field_cost = len(query) + len(',"input00":') if aliased else 0  # upper bound of one more aliased field
     batches: list[Batch] = []
     current: list[Item] = []
     size = base
+    groups = 0
     last_group = None
     for item in items:
         new_group = item.group != last_group
-        cost = _json_len(item.point) + 1
-        if new_group:
-            cost += _json_len(item.header) + len(',"data":[]') + 1
-        full = current and (
-            len(current) >= max_points
-            or size + cost > max_bytes
-            or kind in ONE_PER_REQUEST_KINDS
-            or (kind in SINGLE_GROUP_KINDS and new_group)
-        )
-        if full:
-            batches.append(Batch(partition_key, kind, current, size))
-            current, size = [], base
-            cost += 0 if new_group else _json_len(item.header) + len(',"data":[]') + 1
+        group_cost = _json_len(item.header) + len(',"data":[]') + 1 + field_cost
+        cost = _json_len(item.point) + 1 + (group_cost if new_group else 0)
+        if aliased:
+            split_here = new_group and groups >= MAX_FIELDS_PER_DOCUMENT
+        else:
+            split_here = kind in ONE_PER_REQUEST_KINDS or (kind in SINGLE_GROUP_KINDS and new_group)
+        if current and (len(current) >= max_points or size + cost > max_bytes or split_here):
+            batches.append(Batch(partition_key, kind, current, size, coalesce))
+            current, size, groups = [], base, 0
+            cost += 0 if new_group else group_cost
+        if new_group or not current:
+            groups += 1
         current.append(item)
         size += cost
         last_group = item.group
     if current:
-        batches.append(Batch(partition_key, kind, current, size))
+        batches.append(Batch(partition_key, kind, current, size, coalesce))
     return batches

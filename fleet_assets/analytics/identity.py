@@ -15,7 +15,7 @@ from dataclasses import dataclass
 INT32_MAX = 2**31 - 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class VehicleIds:
     device_id: int
     vehicle_id: int

@@ -49,7 +49,33 @@ class TransientSendError(AnalyticsSendError):
 
 
 class RecordsRejectedError(AnalyticsSendError):
-    """The backend (or local validation) rejected the content: bisect, don't retry."""
+    """The backend (or local validation) rejected the content: bisect, don't retry.
+
+    ``data``/``errors`` are the backend's answer when it sent one: with aliased
+    fields, fields that returned data were committed and the errors' ``path``
+    names the ones that were not.
+    """
+
+    def __init__(self, message: str, data: dict | None = None, errors: list | None = None):
+        super().__init__(message)
+        self.data = data
+        self.errors = errors or []
+
+    def committed_aliases(self, aliases: list[str]) -> set[str] | None:
+        """Aliases (in document order) whose field certainly committed; ``None`` if the answer does not say.
+
+        Nullable root fields report each field's own result in ``data``. Non-null
+        ones (this schema's) null the whole ``data`` at the first error; mutation
+        fields run serially and execution stops there (graphql-js and
+        graphql-core), so exactly the fields before the first failed one ran.
+        """
+        paths = [e.get("path") if isinstance(e, dict) else None for e in self.errors]
+        if not paths or not all(isinstance(path, list) and path and path[0] in aliases for path in paths):
+            return None
+        if isinstance(self.data, dict):
+            return {name for name in aliases if self.data.get(name) is not None}
+        first_failed = min(aliases.index(path[0]) for path in paths)
+        return set(aliases[:first_failed])
 
 
 class AnalyticsAuthError(AnalyticsSendError):
@@ -70,15 +96,15 @@ class SenderStats:
     by_operation: dict[str, int] = field(default_factory=dict)
 
 
-def _classify_graphql_errors(errors: list[dict] | None, operation: str) -> AnalyticsSendError:
+def _classify_graphql_errors(errors: list[dict] | None, operation: str, data: dict | None = None) -> AnalyticsSendError:
     errors = errors or []
     messages = "; ".join(str(e.get("message", e)) for e in errors)[:500]
     rejected = any(
         (e.get("extensions") or {}).get("code") in REJECTED_CODES
-        or str(e.get("message", "")).startswith("Variable '$input' got invalid value")
+        or str(e.get("message", "")).startswith("Variable '$input")
         for e in errors if isinstance(e, dict))
-    cls = RecordsRejectedError if rejected else TransientSendError
-    return cls(f"{operation}: backend answered with GraphQL errors: {messages}")
+    message = f"{operation}: backend answered with GraphQL errors: {messages}"
+    return RecordsRejectedError(message, data, errors) if rejected else TransientSendError(message)
 
 
 class OrjsonHTTPXTransport(HTTPXTransport):
@@ -153,18 +179,18 @@ class GraphQLSender:
             client.close_sync()
         self._local = threading.local()
 
-    def check(self, operation: str, variables: dict | None) -> None:
+    def check(self, operation: str, variables: dict | None, request: GraphQLRequest | None = None) -> None:
         """Raise ``RecordsRejectedError`` if the request would not validate against the SDL."""
         if not self.validate:
             return
-        errors = document_errors(REQUESTS[operation].document, variables)
+        errors = document_errors((request or REQUESTS[operation]).document, variables)
         if errors:
             raise RecordsRejectedError(f"{operation}: payload does not match analytics_schema.graphql: "
                                        + "; ".join(errors)[:500])
 
-    def _once(self, operation: str, variables: dict | None) -> dict:
+    def _once(self, operation: str, variables: dict | None, document: GraphQLRequest | None = None) -> dict:
         session = self._session()
-        request = GraphQLRequest(REQUESTS[operation], variable_values=variables)
+        request = GraphQLRequest(document or REQUESTS[operation], variable_values=variables)
         with self._lock:
             self.stats.requests += 1
             self.stats.by_operation[operation] = self.stats.by_operation.get(operation, 0) + 1
@@ -175,7 +201,7 @@ class GraphQLSender:
             status = self._local.last_status
             if status in (401, 403):
                 raise self._auth_error(operation, status) from None
-            raise _classify_graphql_errors(exc.errors, operation) from None
+            raise _classify_graphql_errors(exc.errors, operation, exc.data) from None
         except TransportServerError as exc:
             if exc.code in (401, 403):
                 raise self._auth_error(operation, exc.code) from None
@@ -189,12 +215,14 @@ class GraphQLSender:
         except TransportProtocolError as exc:
             raise TransientSendError(f"{operation}: not a GraphQL response: {str(exc)[:200]}") from None
 
-    def execute(self, operation: str, variables: dict | None, check_variables: dict | None = None) -> dict:
+    def execute(self, operation: str, variables: dict | None, check_variables: dict | None = None,
+                request: GraphQLRequest | None = None) -> dict:
         """Validate, send, retry transient failures; returns ``data`` or raises a classified error.
 
         ``check_variables``: validate these instead of ``variables`` (a representative sample).
+        ``request``: the document to send instead of the reference one (its coalesced form).
         """
-        self.check(operation, variables if check_variables is None else check_variables)
+        self.check(operation, variables if check_variables is None else check_variables, request)
 
         def before_sleep(state: RetryCallState) -> None:
             with self._lock:
@@ -210,6 +238,6 @@ class GraphQLSender:
             reraise=True,
         )
         try:
-            return retrying(self._once, operation, variables)
+            return retrying(self._once, operation, variables, request)
         except TransientSendError as exc:
             raise TransientSendError(f"{exc} (gave up after {self.retry.max_attempts} attempts)") from None

@@ -30,7 +30,13 @@ from fleet_assets.analytics import records, wire_items
 from fleet_assets.analytics.batching import KINDS, Batch, Item, pack
 from fleet_assets.analytics.identity import VehicleIds, resolve_vehicle_ids
 from fleet_assets.analytics.ledger import LedgerPosition, UploadLedger
-from fleet_assets.analytics.operations import KIND_OPERATION
+from fleet_assets.analytics.operations import (
+    KIND_OPERATION,
+    MAX_FIELDS_PER_DOCUMENT,
+    alias,
+    coalesced_request,
+    input_variable,
+)
 from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, RecordsRejectedError
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,9 @@ class UploadSettings:
     # (measured: benchmarks/RESULTS.md); acks are still settled and recorded in submission order.
     # 1 = strictly one request at a time.
     max_in_flight: int = 2
+    # Send one-object mutations (configurations, GPS per configuration, network stats) several per request
+    # as aliased fields (operations.coalesced_request). False = only the reference documents, verbatim.
+    coalesce: bool = True
 
 
 @dataclass
@@ -115,18 +124,29 @@ class PartitionUploader:
         s = self.settings
         return resolve_vehicle_ids(vehicle_key, s.vehicle_overrides, s.fleet_id, s.organization_id)
 
+    def _create_configurations(self, missing: list[VehicleIds]) -> list[int]:
+        """Backend ids for ``missing``: one aliased request per chunk, or one request each (verbatim)."""
+        if not self.settings.coalesce:
+            return [int(self.sender.execute("createConfiguration", {"input": ids.as_input()})
+                        ["createConfiguration"]["id"]) for ids in missing]
+        out: list[int] = []
+        for start in range(0, len(missing), MAX_FIELDS_PER_DOCUMENT):
+            chunk = missing[start:start + MAX_FIELDS_PER_DOCUMENT]
+            data = self.sender.execute("createConfiguration",
+                                       {input_variable(i): ids.as_input() for i, ids in enumerate(chunk)},
+                                       request=coalesced_request("createConfiguration", len(chunk)))
+            out.extend(int(data[alias(i)]["id"]) for i in range(len(chunk)))
+        return out
+
     def _resolve_configurations(self, vehicle_keys: set[str], report: UploadReport) -> dict[str, int]:
         cached = self.ledger.configuration_ids()
-        result = {}
-        for key in sorted(vehicle_keys):
-            ids = self._vehicle_ids(key)
-            if ids not in cached:
-                data = self.sender.execute("createConfiguration", {"input": ids.as_input()})
-                cached[ids] = int(data["createConfiguration"]["id"])
-                self.ledger.save_configuration(ids, cached[ids])
-                report.configurations_created += 1
-            result[key] = cached[ids]
-        return result
+        wanted = {key: self._vehicle_ids(key) for key in sorted(vehicle_keys)}
+        missing = sorted({ids for ids in wanted.values() if ids not in cached})
+        for ids, configuration_id in zip(missing, self._create_configurations(missing)):
+            cached[ids] = configuration_id
+            self.ledger.save_configuration(ids, configuration_id)  # before anything else can fail
+            report.configurations_created += 1
+        return {key: cached[ids] for key, ids in wanted.items()}
 
     def _resolve_messages(self, needed: list[dict], report: UploadReport) -> dict[str, int]:
         cached = self.ledger.message_ids()
@@ -155,11 +175,33 @@ class PartitionUploader:
 
     # ------------------------------------------------------------- sending
     def _deliver(self, batch: Batch, acked: list[Item], dead: list[tuple[Item, str]]) -> None:
-        """Send ``batch``; on rejection bisect until single bad records are isolated."""
+        """Send ``batch``; on rejection bisect until single bad records are isolated.
+
+        A coalesced batch whose answer names the failed aliases acknowledges
+        the fields that committed (re-sending them would duplicate a
+        non-idempotent ``create``), re-delivers the first failed field alone
+        (bisected if it is rejected again) and the remaining fields together.
+        """
         sample = batch.sample_variables() if self.settings.validation == "sample" else None
         try:
-            self.sender.execute(KIND_OPERATION[batch.kind], batch.variables(), check_variables=sample)
+            self.sender.execute(KIND_OPERATION[batch.kind], batch.variables(), check_variables=sample,
+                                request=batch.request())
         except RecordsRejectedError as exc:
+            groups = batch.group_batches() if batch.uses_aliases else []
+            committed = exc.committed_aliases([alias(i) for i in range(len(groups))]) if groups else None
+            if committed is not None:
+                pending = []
+                for index, group in enumerate(groups):
+                    if alias(index) in committed:
+                        acked.extend(group.items)
+                    else:
+                        pending.append(group)
+                if pending:
+                    self._deliver(pending[0], acked, dead)
+                    rest = [item for group in pending[1:] for item in group.items]
+                    if rest:
+                        self._deliver(Batch(batch.partition_key, batch.kind, rest, coalesced=True), acked, dead)
+                return
             if len(batch.items) == 1:
                 self.log.warning("dead-lettering one %s record: %s", batch.kind, exc)
                 dead.append((batch.items[0], str(exc)))
@@ -261,7 +303,7 @@ class PartitionUploader:
         else:
             items = []
         s = self.settings
-        return pack(partition_key, kind, items, s.max_points_per_request, s.max_bytes_per_request)
+        return pack(partition_key, kind, items, s.max_points_per_request, s.max_bytes_per_request, s.coalesce)
 
     def plan(self, partition_key: str, tables: dict[str, pa.Table], report: UploadReport) -> dict[str, list[Batch]]:
         """Pending records (fingerprint not resolved in the ledger) packed into batches per kind."""

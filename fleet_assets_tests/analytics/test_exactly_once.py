@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pyarrow as pa
@@ -91,3 +92,30 @@ def test_poisoned_record_is_dead_lettered_and_the_rest_delivered(day, run_upload
     fixed = run_upload(backend, day.data)
     assert sum(fixed.records_sent.values()) == len(dead) and fixed.dead_lettered == 0
     assert backend.stored_counts() == day.expected
+
+
+@dataclass(frozen=True)
+class PoisonOneGpsPointAndSamsaraStats(FaultPlan):
+    """Rejects exactly one GPS point (vehicle 3's first) and the Samsara truck's network stats."""
+
+    def is_poisoned(self, kind: str, key: tuple) -> bool:
+        return (kind == "gps" and key[1] == "2025-06-01T00:00:03.000000Z") or (
+            kind == "network_stats" and key[1] == "samsara")
+
+
+def test_coalesced_request_with_a_rejected_field_acknowledges_the_committed_fields(day, run_upload):
+    backend = AnalyticsSandbox(PoisonOneGpsPointAndSamsaraStats())
+    report = run_upload(backend, day.data, coalesce=True)
+
+    dead = run_upload.ledger().dead_letter_rows("2025-06-01")
+    assert sorted(r["kind"] for r in dead) == ["gps", "network_stats"]
+    assert report.dead_lettered == 2
+    # The fields that answered with data were committed and recorded, never sent again: no duplicates.
+    assert sum(backend.duplicate_deliveries.values()) == 0
+    stored = backend.stored_counts()
+    assert stored == {**day.expected, "gps": day.expected["gps"] - 1,
+                      "network_stats": day.expected["network_stats"] - 1}
+    assert run_upload.ledger().position("2025-06-01").acked_records == sum(stored.values())
+    # One coalesced request for all network stats, the failed field alone (rejected again: dead-lettered),
+    # then the fields after it, which never ran, together.
+    assert backend.requests["createNetworkStats"] <= 3

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import httpx
-from graphql import get_operation_ast, parse, print_ast, validate
+import pytest
+from graphql import FieldNode, VariableNode, get_operation_ast, parse, print_ast, validate
 from graphql.execution.values import get_variable_values
 
 from fleet_assets.analytics.ledger import UploadLedger
@@ -17,6 +18,10 @@ from fleet_assets.analytics.sdl import analytics_schema, sdl_text
 from fleet_assets.analytics.sender import GraphQLSender
 from fleet_assets.analytics.uploader import PartitionUploader, UploadSettings
 
+FIELD_OPERATION = {"createConfiguration": "createConfiguration", "createMessage": "createMessage",
+                   "upsertSignalData": "UpsertSignalData", "upsertDtcData": "UpsertDtcData",
+                   "upsertGpsData": "UpsertGpsData", "__type": "DetectCreateNetworkStatsInputType",
+                   "createNetworkStats": "createNetworkStats"}
 BRIEF = Path("/work/shared/reference/analytics.md")
 REFERENCE_SDL = Path("/work/shared/reference/analytics_schema.graphql")
 
@@ -39,10 +44,39 @@ def _send_day(day, tmp_path, **settings) -> Recording:
     return recording
 
 
-def test_every_sent_document_validates_and_its_variables_coerce(day, tmp_path):
+def _reference_fields() -> dict[str, tuple[str, str, str]]:
+    """Root field name → (argument text, variable type, selection) of the reference client's documents."""
+    out = {}
+    for text in ALL_OPERATIONS.values():
+        operation = get_operation_ast(parse(text))
+        (field,) = operation.selection_set.selections
+        out[field.name.value] = (_arguments(operation, field), print_ast(field.selection_set))
+    return out
+
+
+def _arguments(operation, field: FieldNode) -> list[tuple[str, str]]:
+    """(name, variable type or literal) of each argument: what the backend's resolver receives."""
+    types = {v.variable.name.value: print_ast(v.type) for v in operation.variable_definitions}
+    return [(a.name.value, types[a.value.name.value] if isinstance(a.value, VariableNode) else print_ast(a.value))
+            for a in field.arguments]
+
+
+def _sent_fields(body: dict):
+    """(root field, its arguments with their variable types, selection, input value) of one request body."""
+    operation = get_operation_ast(parse(body["query"]))
+    for field in operation.selection_set.selections:
+        assert isinstance(field, FieldNode)
+        variables = [a.value.name.value for a in field.arguments if isinstance(a.value, VariableNode)]
+        value = (body.get("variables") or {}).get(variables[0]) if variables else None
+        yield field.name.value, _arguments(operation, field), print_ast(field.selection_set), value
+
+
+@pytest.mark.parametrize("coalesce", [True, False], ids=["coalesced", "verbatim"])
+def test_every_sent_document_validates_and_its_variables_coerce(day, tmp_path, coalesce):
     # validate=False above: the check here is independent of the sender's own pre-flight validation.
-    recording = _send_day(day, tmp_path, max_points_per_request=700)
+    recording = _send_day(day, tmp_path, max_points_per_request=700, coalesce=coalesce)
     schema = analytics_schema()
+    reference = _reference_fields()
     seen = set()
     for body in recording.bodies:
         assert set(body) <= {"query", "variables"}  # like IcsAnalytics: no operationName
@@ -51,9 +85,22 @@ def test_every_sent_document_validates_and_its_variables_coerce(day, tmp_path):
         operation = get_operation_ast(document)
         coerced = get_variable_values(schema, operation.variable_definitions, body.get("variables") or {})
         assert isinstance(coerced, dict), coerced
-        seen.add(operation.name.value)
-    assert seen == {"createConfiguration", "createMessage", "UpsertGpsData", "UpsertSignalData", "UpsertDtcData",
-                    "DetectCreateNetworkStatsInputType", "createNetworkStats"}
+        for name, args, selection, _ in _sent_fields(body):
+            assert (args, selection) == reference[name]  # the reference field, argument type and selection
+            seen.add(name)
+    assert seen == set(reference)
+    aliased = [b for b in recording.bodies if len(get_operation_ast(parse(b["query"])).selection_set.selections) > 1]
+    assert bool(aliased) == coalesce
+
+
+def test_coalescing_sends_fewer_requests_and_the_same_inputs(day, tmp_path):
+    bodies = {c: _send_day(day, tmp_path / c, coalesce=c == "on").bodies for c in ("on", "off")}
+    assert len(bodies["on"]) < len(bodies["off"])
+
+    def inputs(kind_bodies):
+        return sorted(json.dumps([name, value], sort_keys=True) for body in kind_bodies
+                      for name, _, _, value in _sent_fields(body) if name != "createConfiguration")
+    assert inputs(bodies["on"]) == inputs(bodies["off"])  # same objects, same values, other request boundaries
 
 
 def test_documents_are_the_reference_clients_verbatim(day, tmp_path):
@@ -62,7 +109,7 @@ def test_documents_are_the_reference_clients_verbatim(day, tmp_path):
     reference = {get_operation_ast(parse(block)).name.value: print_ast(parse(block)) for block in fenced}
     ours = {get_operation_ast(parse(text)).name.value: print_ast(parse(text)) for text in ALL_OPERATIONS.values()}
     assert ours == reference
-    sent = {body["query"] for body in _send_day(day, tmp_path).bodies}
+    sent = {body["query"] for body in _send_day(day, tmp_path, coalesce=False).bodies}
     assert sent == set(reference.values())
 
 
@@ -72,11 +119,14 @@ def test_packaged_sdl_is_the_reference_sdl():
     assert packaged.endswith(REFERENCE_SDL.read_text())
 
 
-def test_payload_shapes_match_the_reference_client(day, tmp_path):
-    bodies = _send_day(day, tmp_path).bodies
+@pytest.mark.parametrize("coalesce", [True, False], ids=["coalesced", "verbatim"])
+def test_payload_shapes_match_the_reference_client(day, tmp_path, coalesce):
+    bodies = _send_day(day, tmp_path, coalesce=coalesce).bodies
     by_op = {}
-    for body in bodies:
-        by_op.setdefault(get_operation_ast(parse(body["query"])).name.value, []).append(body.get("variables"))
+    for body in bodies:  # per root field, the variables it would have had alone: {"input": ...}
+        for name, _, _, value in _sent_fields(body):
+            by_op.setdefault(name, []).append({"input": value} if value is not None else body.get("variables"))
+    by_op = {FIELD_OPERATION[name]: values for name, values in by_op.items()}
     signal = by_op["UpsertSignalData"][0]["input"]["signals"][0]
     assert set(signal) == {"configurationId", "messageId", "name", "unit", "paramType", "paramId", "signalType", "data"}
     assert signal["signalType"] == "PID" and signal["paramType"] == "RAW"
