@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="body bytes per request (default %(default)s)")
     parser.add_argument("--max-in-flight", type=int, default=UploadSettings.max_in_flight,
                         help="requests outstanding at once; acks are recorded in order (default %(default)s)")
+    parser.add_argument("--verbatim-documents", action="store_true",
+                        help="send only IcsAnalytics' exact documents, one configuration / GPS vehicle / network "
+                             "stat per request (for a backend that allow-lists documents); default: coalesce them "
+                             "as aliased fields")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default %(default)s)")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
     parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s (default %(default)s)")
@@ -67,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                                             ledger.requeue_dead_letters(day), day)
     retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
     settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes,
-                              validation=args.validate, max_in_flight=args.max_in_flight)
+                              validation=args.validate, max_in_flight=args.max_in_flight,
+                              coalesce=not args.verbatim_documents)
     try:
         with GraphQLSender(args.endpoint, token=os.environ.get(args.token_env) or None,
                            timeout_seconds=args.timeout, retry=retry, validate=args.validate != "off") as sender:

@@ -48,6 +48,9 @@ class AnalyticsResource(dg.ConfigurableResource):
     max_bytes_per_request: int = Field(default=UploadSettings.max_bytes_per_request, ge=1024, description="Request body bytes at most.")
     max_in_flight: int = Field(default=UploadSettings.max_in_flight, ge=1, le=8,
                                description="Requests outstanding at once (acks are recorded in order); 1 = one at a time.")
+    coalesce_mutations: bool = Field(
+        default=UploadSettings.coalesce, description="Send configurations, GPS per vehicle and network stats "
+        "several per request as aliased fields of the reference mutation; False = IcsAnalytics' exact documents.")
     timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
     max_attempts: int = Field(default=6, ge=1, description="Attempts per request for transient failures.")
     backoff_initial_seconds: float = Field(default=0.5, ge=0, description="First retry delay (doubles).")
@@ -87,7 +90,8 @@ class AnalyticsResource(dg.ConfigurableResource):
         return UploadSettings(max_points_per_request=self.max_points_per_request,
                               max_bytes_per_request=self.max_bytes_per_request, fleet_id=self.fleet_id,
                               organization_id=self.organization_id, vehicle_overrides=overrides,
-                              validation=self.validate_payloads, max_in_flight=self.max_in_flight)
+                              validation=self.validate_payloads, max_in_flight=self.max_in_flight,
+                              coalesce=self.coalesce_mutations)
 
     @contextmanager
     def open_sender(self, log: logging.Logger | None = None) -> Iterator[GraphQLSender]:
