@@ -132,12 +132,34 @@ def gps_points(telemetry: pa.Table | None) -> pa.Table:
                   ["vehicle_key", "time"])
 
 
+def check_inputs(telemetry: pa.Table | None, edge_events: pa.Table | None, edge_dtcs: pa.Table | None) -> None:
+    """Raise ``AnalyticsInputError`` for a partition the transforms cannot read (before anything is sent)."""
+    for table, columns, name in ((telemetry, TELEMETRY_COLUMNS, "telemetry"),
+                                 (edge_events, EDGE_EVENT_COLUMNS, "edge_events"),
+                                 (edge_dtcs, EDGE_DTC_COLUMNS, "edge_dtcs")):
+        if table is not None and table.num_rows:
+            _require(table, columns, name)
+
+
+def _usable_events(edge_events: pa.Table) -> pa.Table:
+    return edge_events.filter(pc.and_(pc.is_valid(edge_events["ts"]), pc.is_valid(edge_events["vin"])))
+
+
+def pids_with_values(edge_events: pa.Table | None) -> list[str]:
+    """The PIDs ``signal_points`` will emit at least one point for (cheap: no per-row work)."""
+    if edge_events is None or edge_events.num_rows == 0:
+        return []
+    _require(edge_events, EDGE_EVENT_COLUMNS, "edge_events")
+    events = _usable_events(edge_events)
+    return [pid.pid for pid in OBD_PIDS if pc.any(pc.is_valid(_finite(events[pid.column]))).as_py()]
+
+
 def signal_points(edge_events: pa.Table | None) -> pa.Table:
     """One point per (vehicle, PID, timestamp) with a non-null value from edge events."""
     if edge_events is None or edge_events.num_rows == 0:
         return SIGNAL_SCHEMA.empty_table()
     _require(edge_events, EDGE_EVENT_COLUMNS, "edge_events")
-    events = edge_events.filter(pc.and_(pc.is_valid(edge_events["ts"]), pc.is_valid(edge_events["vin"])))
+    events = _usable_events(edge_events)
     vins = events["vin"].cast(pa.string())
     times = _times(events["ts"])
     parts = []
@@ -152,13 +174,25 @@ def signal_points(edge_events: pa.Table | None) -> pa.Table:
                   ["vehicle_key", "pid", "time"])
 
 
+def _usable_dtcs(edge_dtcs: pa.Table) -> pa.Table:
+    return edge_dtcs.filter(pc.and_(pc.is_valid(edge_dtcs["ts"]),
+                                    pc.and_(pc.is_valid(edge_dtcs["vin"]), pc.is_valid(edge_dtcs["code"]))))
+
+
+def has_dtc_items(edge_dtcs: pa.Table | None) -> bool:
+    """Whether ``dtc_items`` will emit anything (cheap)."""
+    if edge_dtcs is None or edge_dtcs.num_rows == 0:
+        return False
+    _require(edge_dtcs, EDGE_DTC_COLUMNS, "edge_dtcs")
+    return _usable_dtcs(edge_dtcs).num_rows > 0
+
+
 def dtc_items(edge_dtcs: pa.Table | None) -> pa.Table:
     """One DTC item per (vehicle, code, timestamp); null status/description → "" (schema: String!)."""
     if edge_dtcs is None or edge_dtcs.num_rows == 0:
         return DTC_SCHEMA.empty_table()
     _require(edge_dtcs, EDGE_DTC_COLUMNS, "edge_dtcs")
-    d = edge_dtcs.filter(pc.and_(pc.is_valid(edge_dtcs["ts"]),
-                                 pc.and_(pc.is_valid(edge_dtcs["vin"]), pc.is_valid(edge_dtcs["code"]))))
+    d = _usable_dtcs(edge_dtcs)
     cols = {"vehicle_key": d["vin"].cast(pa.string()), "time": _times(d["ts"]),
             "dtc_id": d["code"].cast(pa.string()),
             "status": pc.fill_null(d["status"].cast(pa.string()), ""),

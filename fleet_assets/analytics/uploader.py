@@ -1,19 +1,22 @@
 """Upload one daily partition exactly once (modulo the one window documented below).
 
-Order: transform everything first (bad input fails before any request or
-ledger write), resolve configuration and message ids (ledger-cached per
-endpoint, so re-runs create no new configuration rows), then per kind send
-only the records whose fingerprint the ledger has not resolved, in
-deterministic batches. A batch is recorded in the ledger right after the
-backend acknowledged it; a rejected batch is bisected until the bad record is
-isolated and dead-lettered, and the rest is sent. Transient failures are
-retried by the sender; when retries run out the upload raises, and the next
-run resumes with exactly the unacknowledged batches.
+Order: check the inputs (bad input fails before any request or ledger
+write), resolve configuration and message ids from the partition's vehicles
+and PIDs (ledger-cached per endpoint, so re-runs create no new configuration
+rows), then per kind build the records and send only those whose fingerprint
+the ledger has not resolved, in deterministic batches. Kind k+1's records are
+built and packed on a worker thread while kind k is on the wire. A batch is
+recorded in the ledger right after the backend acknowledged it; a rejected
+batch is bisected until the bad record is isolated and dead-lettered, and the
+rest is sent. Transient failures are retried by the sender; when retries run
+out the upload raises, and the next run resumes with exactly the
+unacknowledged records.
 
 The one window: a crash after the backend committed a batch but before the
 ledger recorded the ack means that batch is sent again on the next run
-(at-least-once for that single batch). The backend's upsert by natural key
-absorbs it; the sandbox backend does, and counts it as a duplicate delivery.
+(at-least-once for at most ``max_in_flight`` batches). The backend's upsert
+by natural key absorbs it; the sandbox backend does, and counts it as a
+duplicate delivery.
 """
 
 from __future__ import annotations
@@ -90,22 +93,30 @@ class UploadReport:
     configurations_created: int = 0
     messages_created: int = 0
     position: LedgerPosition | None = None
-    seconds: dict[str, float] = field(default_factory=dict)  # transform / plan / send (incl. ledger)
+    seconds: dict[str, float] = field(default_factory=dict)  # ids (incl. GPS/stats records) / records+send
+
+
+def build_kind(partition_key: str, kind: str, data: PartitionData) -> pa.Table:
+    """One kind's record table (pure)."""
+    if kind == "gps":
+        return records.gps_points(data.telemetry)
+    if kind == "signal":
+        return records.signal_points(data.edge_events)
+    if kind == "dtc":
+        return records.dtc_items(data.edge_dtcs)
+    return records.network_stats(partition_key, data.telemetry, data.edge_events, data.edge_dtcs)
 
 
 def build_records(partition_key: str, data: PartitionData) -> dict[str, pa.Table]:
     """All four record tables; raises ``AnalyticsInputError`` before anything is sent."""
-    return {
-        "gps": records.gps_points(data.telemetry),
-        "signal": records.signal_points(data.edge_events),
-        "dtc": records.dtc_items(data.edge_dtcs),
-        "network_stats": records.network_stats(partition_key, data.telemetry, data.edge_events, data.edge_dtcs),
-    }
+    records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)
+    return {kind: build_kind(partition_key, kind, data) for kind in KINDS}
 
 
 @dataclass
 class _Prepared:
-    pending: dict[str, pa.Table]
+    resolved: dict[str, set[int]]  # per kind: fingerprints the ledger acknowledged or dead-lettered
+    built: dict[str, pa.Table]  # record tables built while resolving ids (the others are built later)
     configs: dict[str, int]
     messages: dict[str, int]
     stats_id_field: str | None
@@ -270,27 +281,42 @@ class PartitionUploader:
                         pass  # the first error is the one raised; this batch stays pending
                 raise
 
-    def _prepare(self, partition_key: str, tables: dict[str, pa.Table], report: UploadReport) -> _Prepared:
-        """The I/O half of planning: drop resolved fingerprints (ledger), resolve ids (backend, cached)."""
-        pending: dict[str, pa.Table] = {}
-        for kind in KINDS:
-            table = tables[kind]
-            resolved = self.ledger.resolved_fingerprints(partition_key, kind)
-            keep = pa.array([fp not in resolved for fp in table["fingerprint"].to_pylist()], pa.bool_())
-            pending[kind] = table.filter(keep)
-            report.records_in_partition[kind] = table.num_rows
-            report.already_acknowledged[kind] = table.num_rows - pending[kind].num_rows
-        vehicles: set[str] = set()
-        for table in pending.values():
-            vehicles.update(table["vehicle_key"].to_pylist())
-        configs = self._resolve_configurations(vehicles, report)
-        messages = self._resolve_messages(wire_items.messages_needed(pending["signal"], pending["dtc"]), report)
-        id_field = self._network_stats_id_field() if pending["network_stats"].num_rows else None
-        return _Prepared(pending, configs, messages, id_field)
+    def _pending(self, kind: str, table: pa.Table, prepared: _Prepared, report: UploadReport) -> pa.Table:
+        """Drop the records the ledger already resolved (acked or dead-lettered)."""
+        resolved = prepared.resolved[kind]
+        pending = table.filter(pa.array([fp not in resolved for fp in table["fingerprint"].to_pylist()],
+                                        pa.bool_())) if resolved else table
+        report.records_in_partition[kind] = table.num_rows
+        report.already_acknowledged[kind] = table.num_rows - pending.num_rows
+        return pending
 
-    def _pack_kind(self, partition_key: str, kind: str, prepared: _Prepared) -> list[Batch]:
-        """The pure half: wire items of one kind, packed into deterministic batches."""
-        pending, config_of, messages = prepared.pending[kind], prepared.configs.__getitem__, prepared.messages
+    def _prepare(self, partition_key: str, data: PartitionData, report: UploadReport) -> _Prepared:
+        """The I/O half of planning: ledger reads, and ids resolved (backend, ledger-cached) for the partition.
+
+        Vehicles come from the network-stats records (one per vehicle and source,
+        so every vehicle of every kind), PIDs from the events' columns: the
+        signal records themselves are built later, on the packing thread.
+        """
+        records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)
+        resolved = {kind: self.ledger.resolved_fingerprints(partition_key, kind) for kind in KINDS}
+        built = {kind: build_kind(partition_key, kind, data) for kind in ("gps", "network_stats")}
+        vehicles = set(built["network_stats"]["vehicle_key"].to_pylist()) | set(built["gps"]["vehicle_key"].to_pylist())
+        configs = self._resolve_configurations(vehicles, report)
+        needed = wire_items.messages_needed(records.pids_with_values(data.edge_events),
+                                            records.has_dtc_items(data.edge_dtcs))
+        messages = self._resolve_messages(needed, report)
+        stats = built["network_stats"]
+        unsent_stats = any(fp not in resolved["network_stats"] for fp in stats["fingerprint"].to_pylist())
+        id_field = self._network_stats_id_field() if unsent_stats else None
+        return _Prepared(resolved, built, configs, messages, id_field)
+
+    def _pack_kind(self, partition_key: str, kind: str, data: PartitionData, prepared: _Prepared,
+                   report: UploadReport) -> list[Batch]:
+        """The pure half: one kind's records (pending only) → wire items → deterministic batches."""
+        table = prepared.built.get(kind)
+        pending = self._pending(kind, table if table is not None else build_kind(partition_key, kind, data),
+                                prepared, report)
+        config_of, messages = prepared.configs.__getitem__, prepared.messages
         if kind == "gps":
             items = wire_items.gps_items(pending, config_of)
         elif kind == "signal":
@@ -305,38 +331,36 @@ class PartitionUploader:
         s = self.settings
         return pack(partition_key, kind, items, s.max_points_per_request, s.max_bytes_per_request, s.coalesce)
 
-    def plan(self, partition_key: str, tables: dict[str, pa.Table], report: UploadReport) -> dict[str, list[Batch]]:
+    def plan(self, partition_key: str, data: PartitionData, report: UploadReport) -> dict[str, list[Batch]]:
         """Pending records (fingerprint not resolved in the ledger) packed into batches per kind."""
-        prepared = self._prepare(partition_key, tables, report)
-        return {kind: self._pack_kind(partition_key, kind, prepared) for kind in KINDS}
+        prepared = self._prepare(partition_key, data, report)
+        return {kind: self._pack_kind(partition_key, kind, data, prepared, report) for kind in KINDS}
 
     def upload(self, partition_key: str, data: PartitionData) -> UploadReport:
-        started = time.perf_counter()
-        tables = build_records(partition_key, data)
-        transformed = time.perf_counter() - started
+        records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)  # before the ledger is touched
         with self.ledger.session():
-            report = self._upload(partition_key, tables)
-        report.seconds = {"transform": round(transformed, 3), **report.seconds}
-        return report
+            return self._upload(partition_key, data)
 
-    def _upload(self, partition_key: str, tables: dict[str, pa.Table]) -> UploadReport:
+    def _upload(self, partition_key: str, data: PartitionData) -> UploadReport:
         report = UploadReport(partition_key=partition_key, endpoint=self.ledger.endpoint)
         try:
             t0 = time.perf_counter()
-            prepared = self._prepare(partition_key, tables, report)
+            prepared = self._prepare(partition_key, data, report)
             t1 = time.perf_counter()
-            report.seconds["prepare"] = round(t1 - t0, 3)
-            self.log.info("analytics %s: already acknowledged %s", partition_key, report.already_acknowledged)
-            # Packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write stays on
-            # this thread, in order.
+            report.seconds["ids"] = round(t1 - t0, 3)
+            # Building + packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write
+            # stays on this thread, in order.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
-                futures = {kind: packer.submit(self._pack_kind, partition_key, kind, prepared) for kind in KINDS}
+                futures = {kind: packer.submit(self._pack_kind, partition_key, kind, data, prepared, report)
+                           for kind in KINDS}
                 try:
                     self._send_all(partition_key, futures, report)
                 except AnalyticsSendError:
                     report.batches_planned = sum(len(f.result()) for f in futures.values())
                     raise
-            report.seconds["pack+send"] = round(time.perf_counter() - t1, 3)
+            report.seconds["records+send"] = round(time.perf_counter() - t1, 3)
+            self.log.info("analytics %s: already acknowledged before this run %s", partition_key,
+                          report.already_acknowledged)
         except AnalyticsSendError as exc:
             raise UploadIncompleteError(
                 f"analytics upload of {partition_key} to {self.ledger.endpoint} stopped: {exc}. "

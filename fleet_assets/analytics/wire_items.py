@@ -37,9 +37,10 @@ def dtc_message() -> dict:
             "ecuId": "7E0", "requestCode": "03", "fileId": None, "messageDate": None}
 
 
-def messages_needed(signals: pa.Table, dtcs: pa.Table) -> list[dict]:
-    needed = [pid_message(pid) for pid in sorted(set(signals["pid"].to_pylist()))]
-    if dtcs.num_rows:
+def messages_needed(pids: list[str], has_dtcs: bool) -> list[dict]:
+    """The messages the signals of ``pids`` and (if any) the DTCs hang off, in a fixed order."""
+    needed = [pid_message(pid) for pid in sorted(set(pids))]
+    if has_dtcs:
         needed.append(dtc_message())
     return needed
 

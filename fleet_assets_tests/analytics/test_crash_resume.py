@@ -15,7 +15,7 @@ from fleet_assets.analytics.faults import FaultPlan
 from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, serve_in_thread
 from fleet_assets.analytics.sender import GraphQLSender
-from fleet_assets.analytics.uploader import PartitionUploader, UploadReport, UploadSettings, build_records
+from fleet_assets.analytics.uploader import PartitionUploader, UploadReport, UploadSettings
 
 DAY = "2025-06-01"
 MAX_POINTS = 250
@@ -68,7 +68,7 @@ def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, sto
             fresh = PartitionUploader(sender, UploadLedger(Path(tmp) / "l.duckdb", url),
                                       UploadSettings(max_points_per_request=MAX_POINTS))
             fresh.ledger.ensure()
-            plan = fresh.plan(DAY, build_records(DAY, day.data), report=UploadReport(partition_key=DAY, endpoint=url))
+            plan = fresh.plan(DAY, day.data, report=UploadReport(partition_key=DAY, endpoint=url))
         planned = {b.batch_id for batches in plan.values() for b in batches}
 
     assert backend.stored_counts() == day.expected  # nothing lost
