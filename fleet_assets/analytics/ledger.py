@@ -133,11 +133,11 @@ class UploadLedger:
                                "FROM configurations WHERE endpoint = ?", [self.endpoint]).fetchall()
         return {VehicleIds(*row[:4]): row[4] for row in rows}
 
-    def save_configuration(self, ids: VehicleIds, configuration_id: int) -> None:
+    def save_configurations(self, ids: dict[VehicleIds, int]) -> None:
         with self._connect() as con:
-            con.execute("INSERT OR REPLACE INTO configurations VALUES (?, ?, ?, ?, ?, ?)",
-                        [self.endpoint, ids.device_id, ids.vehicle_id, ids.fleet_id, ids.organization_id,
-                         configuration_id])
+            con.executemany("INSERT OR REPLACE INTO configurations VALUES (?, ?, ?, ?, ?, ?)",
+                            [[self.endpoint, v.device_id, v.vehicle_id, v.fleet_id, v.organization_id, cid]
+                             for v, cid in ids.items()])
 
     def message_ids(self) -> dict[str, int]:
         with self._connect() as con:

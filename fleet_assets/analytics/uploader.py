@@ -21,9 +21,11 @@ duplicate delivery.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -51,9 +53,11 @@ class UploadIncompleteError(RuntimeError):
 
 @dataclass
 class UploadSettings:
-    # 10000 points is the chunk IcsAnalytics 26.3.3 itself sends for GPS (~2.5 MB of GPS JSON; its
-    # signal/DTC requests have no cap at all); the byte cap keeps every request bounded.
-    max_points_per_request: int = 10_000
+    # The byte cap is what bounds a request (backend memory, time per request); the point cap is a second
+    # guard for tiny points. IcsAnalytics 26.3.3 sends GPS in chunks of 10000 points (~2.5 MB) and a
+    # whole day of one signal in ONE request (no cap at all). 4 MB holds ~16k GPS points or ~70k signal
+    # points; fewer, larger requests cost the backend less per record (benchmarks/RESULTS.md).
+    max_points_per_request: int = 50_000
     max_bytes_per_request: int = 4_000_000
     fleet_id: int = 1
     organization_id: int = 1
@@ -122,6 +126,24 @@ class _Prepared:
     stats_id_field: str | None
 
 
+@contextmanager
+def automatic_gc_paused():
+    """Pause the cyclic garbage collector for one upload, then restore its previous state.
+
+    Why: a day is ~10^5 small dicts and tuples; allocating them triggers the
+    collector again and again, and each pass walks every live item (measured:
+    building the wire items 4-6x slower). Records, items and batches form no
+    reference cycles, so nothing accumulates while it is paused.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class PartitionUploader:
     def __init__(self, sender: GraphQLSender, ledger: UploadLedger, settings: UploadSettings,
                  logger: logging.Logger | None = None):
@@ -135,28 +157,27 @@ class PartitionUploader:
         s = self.settings
         return resolve_vehicle_ids(vehicle_key, s.vehicle_overrides, s.fleet_id, s.organization_id)
 
-    def _create_configurations(self, missing: list[VehicleIds]) -> list[int]:
-        """Backend ids for ``missing``: one aliased request per chunk, or one request each (verbatim)."""
-        if not self.settings.coalesce:
-            return [int(self.sender.execute("createConfiguration", {"input": ids.as_input()})
-                        ["createConfiguration"]["id"]) for ids in missing]
-        out: list[int] = []
-        for start in range(0, len(missing), MAX_FIELDS_PER_DOCUMENT):
-            chunk = missing[start:start + MAX_FIELDS_PER_DOCUMENT]
-            data = self.sender.execute("createConfiguration",
-                                       {input_variable(i): ids.as_input() for i, ids in enumerate(chunk)},
-                                       request=coalesced_request("createConfiguration", len(chunk)))
-            out.extend(int(data[alias(i)]["id"]) for i in range(len(chunk)))
-        return out
+    def _create_configurations(self, chunk: list[VehicleIds]) -> list[int]:
+        """Backend ids for ``chunk`` in ONE request: the reference document, or its coalesced form."""
+        if len(chunk) == 1:
+            return [int(self.sender.execute("createConfiguration", {"input": chunk[0].as_input()})
+                        ["createConfiguration"]["id"])]
+        data = self.sender.execute("createConfiguration",
+                                   {input_variable(i): ids.as_input() for i, ids in enumerate(chunk)},
+                                   request=coalesced_request("createConfiguration", len(chunk)))
+        return [int(data[alias(i)]["id"]) for i in range(len(chunk))]
 
     def _resolve_configurations(self, vehicle_keys: set[str], report: UploadReport) -> dict[str, int]:
         cached = self.ledger.configuration_ids()
         wanted = {key: self._vehicle_ids(key) for key in sorted(vehicle_keys)}
         missing = sorted({ids for ids in wanted.values() if ids not in cached})
-        for ids, configuration_id in zip(missing, self._create_configurations(missing)):
-            cached[ids] = configuration_id
-            self.ledger.save_configuration(ids, configuration_id)  # before anything else can fail
-            report.configurations_created += 1
+        size = MAX_FIELDS_PER_DOCUMENT if self.settings.coalesce else 1
+        for start in range(0, len(missing), size):
+            chunk = missing[start:start + size]
+            created = dict(zip(chunk, self._create_configurations(chunk)))
+            self.ledger.save_configurations(created)  # right after the backend created them
+            cached.update(created)
+            report.configurations_created += len(created)
         return {key: cached[ids] for key, ids in wanted.items()}
 
     def _resolve_messages(self, needed: list[dict], report: UploadReport) -> dict[str, int]:
@@ -338,7 +359,7 @@ class PartitionUploader:
 
     def upload(self, partition_key: str, data: PartitionData) -> UploadReport:
         records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)  # before the ledger is touched
-        with self.ledger.session():
+        with self.ledger.session(), automatic_gc_paused():
             return self._upload(partition_key, data)
 
     def _upload(self, partition_key: str, data: PartitionData) -> UploadReport:

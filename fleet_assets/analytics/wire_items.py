@@ -59,9 +59,16 @@ def _in_order(buckets: dict[tuple, list[Item]]) -> list[Item]:
     return out
 
 
+# IcsAnalytics' ``available`` flags depend only on which optional values are present: four shared
+# (never mutated) dicts instead of one per point.
+_AVAILABLE = {(bearing, speed): {"accuracy": False, "altitude": False, "bearing": bearing, "speed": speed,
+                                 "time": True} for bearing in (False, True) for speed in (False, True)}
+
+
 def gps_items(gps: pa.Table, config_of: Callable[[str], int]) -> list[Item]:
     buckets: dict[tuple, list[Item]] = {}
     last_key, bucket, group, header = _NO_KEY, None, None, None
+    available = _AVAILABLE
     for vehicle_key, time, latitude, longitude, speed, bearing, fp in rows(gps.select(list(GPS_SCHEMA.names))):
         if vehicle_key != last_key:
             cid = config_of(vehicle_key)
@@ -70,9 +77,7 @@ def gps_items(gps: pa.Table, config_of: Callable[[str], int]) -> list[Item]:
             header = bucket[0].header if bucket else {"configurationId": cid}
             last_key = vehicle_key
         point = {"time": time, "latitude": latitude, "longitude": longitude, "accuracy": None, "altitude": None,
-                 "speed": speed, "bearing": bearing,
-                 "available": {"accuracy": False, "altitude": False, "bearing": bearing is not None,
-                               "speed": speed is not None, "time": True}}
+                 "speed": speed, "bearing": bearing, "available": available[bearing is not None, speed is not None]}
         bucket.append(Item(group, header, point, fp))
     return _in_order(buckets)
 
