@@ -51,19 +51,34 @@ from fleet_assets.storage.parquet_partitions import write_partition  # noqa: E40
 DAY = "2025-06-01"
 REF_PACKAGE = "ics-wivi-analytics-ingest"
 SECTION = "## Analytics upload"
-READING = (
-    'Reading: the reference in bulk mode already sends few, large requests (no byte cap: a whole day of '
-    'one PID in one request) and runs close to the server floor, so on this backend no client can be 5x '
-    "faster than it; ours also spends its timed section on work the reference's does not include (reading"
-    ' and transforming the Parquet partitions, fingerprinting every record, a pre-flight SDL check per '
-    'request, an fsynced ledger commit per batch: the price of exactly-once), and each run here starts '
-    'from an empty ledger, so it also creates the 10 configurations that later runs read from the ledger.'
-    ' Against per-point feeding (how a streaming producer uses the client) ours is faster with >10x fewer'
-    " requests. The reference's speed under faults comes from dropping every failed buffer; ours re-sends"
-    ' until acknowledged. Duplicate deliveries for ours are the commit-then-500 faults (the backend '
-    "committed, the answer was lost): the batch is re-sent and the backend's upsert absorbs it, so stored"
-    ' counts stay exact.\n'
-)
+READING = """\
+Which baseline: IcsAnalytics' API takes one reading per `add_*` call (its README's usage, and how a streaming
+producer calls it), so **ref-per-point is the reference as used**, and given the README's batch settings (its real
+defaults, 1/1/1, would send one request per point). **ref-bulk** is the best case we could build for it: whole
+day-lists per call and no byte cap, so one request carries a whole day of one vehicle's PID; it still loses records
+under faults.
+
+Why 5x ref-bulk's throughput is out of reach here: the sandbox itself needs `server busy s` (~0.9 s) to process our
+requests, mostly graphql-core variable coercion paid per point by any client. No client can finish faster than that,
+so the ceiling on this backend is about 100k / 0.9 s = 110k records/s, ~3.3x ref-bulk. Ours runs within ~0.5 s of the
+server's own time. That remaining time goes to reading Parquet, building records and fingerprints, resolving ids,
+packing the first batch and the last ledger commit.
+
+What makes ours fast, in order of effect:
+- one-object mutations (configurations, GPS per vehicle, network stats) are coalesced as aliased fields of one
+  document (50 -> 9 requests);
+- two requests in flight, with acks recorded in order;
+- kind k+1's records are built while kind k is on the wire;
+- the cyclic GC is paused while ~10^5 items are built;
+- orjson bodies;
+- 4 MB batches.
+
+How to read the fault rows:
+- The reference's speed under faults comes from dropping every failed buffer; ours re-sends until acknowledged.
+- Duplicate deliveries for ours are commit-then-500 faults (the backend committed, the answer was lost): the batch is
+  re-sent and the backend's upsert absorbs it, so stored counts stay exact.
+- ours-1k is the same upload at 1000 points per request, so that the faults hit many requests.
+"""
 
 REF_DRIVER = r'''
 """Feeds the published IcsAnalytics client; prints JSON {elapsed_seconds, errors}."""
@@ -270,8 +285,8 @@ def markdown(results: list[dict], args: argparse.Namespace, command: str) -> str
             f"Command: `{command}`  \n"
             f"Machine: nproc={os.cpu_count()}, {cpu}, Python {platform.python_version()}; "
             f"reference client {REF_PACKAGE}=={args.ref_version} in its own venv; loopback sandbox server in its "
-            f"own process; faults: HTTP 500 / GraphQL error / hang {args.hang_seconds}s (timeout for ours: "
-            f"{args.timeout}s, the reference's is 30 s) / commit-then-500, split evenly, seed {args.seed}.\n\n"
+            f"own process; faults: HTTP 500 / GraphQL error / hang {args.hang_seconds}s then 504 (our timeout: "
+            f"{args.timeout}s, the reference's: 30 s) / commit-then-500, split evenly, seed {args.seed}.\n\n"
             "| client | faults | records | seconds (all runs) | records/s | server busy s | requests | requests per 100k | "
             "lost | duplicate deliveries (absorbed by upsert) | faults injected |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|\n"
@@ -355,7 +370,9 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("GRAPH_SERVICE_URL", "GRAPH_ENDPOINT", "SEC_AUTH_TOKEN")}
     ours = [sys.executable, "-m", "fleet_assets.analytics.cli", "--date", DAY, "--data-dir", str(data_dir),
             "--timeout", str(args.timeout), "--backoff", "0.05", "--max-attempts", "10", "--json", "-q"]
-    scenarios = [("ours", ours)]
+    # "ours" sends ~10 requests a day, so 20% faults hit it only ~2 times; "ours-1k" (1000 points per request,
+    # ~110 requests) is run under faults too, to show no loss when faults hit many requests.
+    scenarios = [("ours", ours), ("ours-1k", ours + ["--max-points", "1000"])]
     if not args.skip_reference:
         ref_python = ensure_reference_venv(out_dir, args.ref_version)
         (out_dir / "ref_driver.py").write_text(REF_DRIVER)
@@ -368,7 +385,7 @@ def main() -> int:
     results = []
     for fault_rate in (0.0, args.fault_rate):
         for name, cmd in scenarios:
-            if args.quick and fault_rate == 0.0 and name == "ref-bulk":
+            if (args.quick and fault_rate == 0.0 and name == "ref-bulk") or (fault_rate == 0.0 and name == "ours-1k"):
                 continue
             runs = []
             # Fault-free runs are repeated and the median kept (this machine is shared and noisy);
@@ -378,7 +395,7 @@ def main() -> int:
                 server = Server(fault_rate, args.seed, args.hang_seconds)
                 try:
                     argv = [server.url if part == "{url}" else part for part in cmd]
-                    if name == "ours":
+                    if name.startswith("ours"):
                         argv += ["--endpoint", server.url]
                     print(f"running {name} with {fault_rate:.0%} faults ...", flush=True)
                     runs.append(run_scenario(name, argv, server, expected, env))

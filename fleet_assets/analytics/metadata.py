@@ -12,6 +12,7 @@ from fleet_assets.analytics.uploader import UploadReport
 
 def upload_metadata(report: UploadReport, ledger_path: Path) -> dict:
     pos = report.position
+    elapsed = sum(report.seconds.values())
     rows = "\n".join(
         f"| {kind} | {report.records_in_partition.get(kind, 0)} | {report.records_sent.get(kind, 0)} "
         f"| {report.already_acknowledged.get(kind, 0)} |" for kind in KINDS)
@@ -36,6 +37,7 @@ def upload_metadata(report: UploadReport, ledger_path: Path) -> dict:
         "configurations_created": report.configurations_created,
         "ledger_path": dg.MetadataValue.path(str(ledger_path)),
         "seconds": dg.MetadataValue.json(report.seconds),
+        "records_per_second": round(sum(report.records_sent.values()) / elapsed, 1) if elapsed else 0.0,
         "summary": dg.MetadataValue.md(summary),
     }
     for kind in KINDS:

@@ -49,6 +49,7 @@ def test_asset_uploads_once_with_metadata_and_never_leaks_the_token(day, storage
     assert meta["endpoint"].value == url
     assert "| gps | 1300 | 1300 | 0 |" in meta["summary"].value
     assert meta2["requests"].value == 0 and meta2["records_sent/gps"].value == 0
+    assert meta["records_per_second"].value > 0 and meta2["records_per_second"].value == 0
     assert meta2["ledger_acked_batches"].value == meta["ledger_acked_batches"].value
     everything = logs + caplog.text + json.dumps({k: str(v) for k, v in {**meta, **meta2}.items()})
     assert TOKEN not in everything and "s3cr3t" not in everything
