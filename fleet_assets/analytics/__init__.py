@@ -1,7 +1,7 @@
 """GraphQL analytics upload, wire-compatible with IcsAnalytics (issue 6).
 
 Modules, one concern each: ``sdl`` (the schema), ``operations`` (the exact
-documents IcsAnalytics sends), ``records`` (pure Arrow transforms),
+documents IcsAnalytics sends and their coalesced form), ``records`` (pure Arrow transforms),
 ``identity`` (vehicle → IcsAnalytics ids), ``wire_items`` and ``batching``
 (wire payloads, deterministic batches), ``ledger`` (durable DuckDB ledger),
 ``sender`` (gql, retries, error classification), ``uploader`` (one

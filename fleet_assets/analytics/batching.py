@@ -160,7 +160,7 @@ def build_variables(kind: str, items: list[Item], aliased: bool = False) -> dict
         return {"input": [{**header, "data": points} for header, points in groups]}
     if kind == "network_stats":
         if len(items) != 1:
-            raise ValueError("network stats are sent one per request")
+            raise ValueError("network stats take one object per request unless aliased")
         return {"input": {**items[0].header, **items[0].point}}
     raise ValueError(f"unknown upload kind {kind!r}; expected one of {KINDS}")
 
