@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -32,6 +33,7 @@ def test_persistent_http_500_fails_loudly_then_resumes(day, run_upload):
     message = str(err.value)
     assert "backend answered HTTP 500" in message and "gave up after 3 attempts" in message
     assert "re-running the partition sends exactly the unacknowledged batches" in message
+    assert gc.isenabled()  # the upload pauses the cyclic GC and restores it, on failure too
     _ledger_matches_backend(run_upload.ledger(), backend)
 
     backend.faults = FaultPlan()
