@@ -66,7 +66,7 @@ packing the first batch and the last ledger commit.
 
 What makes ours fast, in order of effect:
 - one-object mutations (configurations, GPS per vehicle, network stats) are coalesced as aliased fields of one
-  document (50 -> 9 requests);
+  document (50 -> 10 requests, at most 15 aliases each);
 - two requests in flight, with acks recorded in order;
 - kind k+1's records are built while kind k is on the wire;
 - the cyclic GC is paused while ~10^5 items are built;
@@ -78,6 +78,11 @@ How to read the fault rows:
 - Duplicate deliveries for ours are commit-then-500 faults (the backend committed, the answer was lost): the batch is
   re-sent and the backend's upsert absorbs it, so stored counts stay exact.
 - ours-1k is the same upload at 1000 points per request, so that the faults hit many requests.
+
+History (measured 2026-12-01 on this kind of machine, before the coalescing / in-flight revision):
+- The previous code (one request per configuration, GPS vehicle and network stat; one request at a time; 10,000
+  points per request) took 2.71 / 2.92 / 2.98 s with `--skip-reference --repeat 3`, at 50 requests per 100k.
+- The table it left here showed 29.4k records/s (2.66x ref-per-point, 0.97x ref-bulk) on an Intel Xeon under load 2.
 """
 
 REF_DRIVER = r'''

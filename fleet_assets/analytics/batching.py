@@ -166,17 +166,20 @@ def build_variables(kind: str, items: list[Item], aliased: bool = False) -> dict
 
 
 def pack(partition_key: str, kind: str, items: list[Item], max_points: int, max_bytes: int,
-         coalesce: bool = False) -> list[Batch]:
+         coalesce: bool = False, max_aliases: int = MAX_FIELDS_PER_DOCUMENT) -> list[Batch]:
     """Greedy, order-preserving packing by points AND bytes per request.
 
     Bytes are the JSON body as sent (query text + variables) within a few
     bytes of separators; an item bigger than ``max_bytes`` alone is still sent
     alone (refusing it would lose it) and shows in the batch's estimate.
     ``coalesce``: GPS and network-stats groups share a request as aliased
-    fields (each new group also costs one more field of document text).
+    fields, at most ``max_aliases`` of them (each new group also costs one
+    more field of document text).
     """
     if max_points < 1 or max_bytes < 1:
         raise ValueError(f"batch limits must be positive (max_points={max_points}, max_bytes={max_bytes})")
+    if not 1 <= max_aliases <= MAX_FIELDS_PER_DOCUMENT:
+        raise ValueError(f"max_aliases must be within 1..{MAX_FIELDS_PER_DOCUMENT}, not {max_aliases}")
     aliased = coalesce and kind in COALESCED_KINDS
     query = ALL_OPERATIONS[KIND_OPERATION[kind]]
     base = _json_len({"query": query, "variables": {"input": {"signals": []}}})
@@ -191,7 +194,7 @@ def pack(partition_key: str, kind: str, items: list[Item], max_points: int, max_
         group_cost = _json_len(item.header) + len(',"data":[]') + 1 + field_cost
         cost = _json_len(item.point) + 1 + (group_cost if new_group else 0)
         if aliased:
-            split_here = new_group and groups >= MAX_FIELDS_PER_DOCUMENT
+            split_here = new_group and groups >= max_aliases
         else:
             split_here = kind in ONE_PER_REQUEST_KINDS or (kind in SINGLE_GROUP_KINDS and new_group)
         if current and (len(current) >= max_points or size + cost > max_bytes or split_here):

@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="send only IcsAnalytics' exact documents, one configuration / GPS vehicle / network "
                              "stat per request (for a backend that allow-lists documents); default: coalesce them "
                              "as aliased fields")
+    parser.add_argument("--max-aliases", type=int, default=UploadSettings.max_aliases_per_request,
+                        help="aliased fields per coalesced document at most (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default %(default)s)")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
     parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s (default %(default)s)")
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
     settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes,
                               validation=args.validate, max_in_flight=args.max_in_flight,
-                              coalesce=not args.verbatim_documents)
+                              coalesce=not args.verbatim_documents, max_aliases_per_request=args.max_aliases)
     try:
         with GraphQLSender(args.endpoint, token=os.environ.get(args.token_env) or None,
                            timeout_seconds=args.timeout, retry=retry, validate=args.validate != "off") as sender:

@@ -51,9 +51,11 @@ class SandboxResponse:
 class AnalyticsSandbox:
     """The backend state + GraphQL execution. Thread-safe (one lock around each request)."""
 
-    def __init__(self, faults: FaultPlan | None = None, required_token: str | None = None):
+    def __init__(self, faults: FaultPlan | None = None, required_token: str | None = None,
+                 max_aliases: int | None = None):
         self.faults = faults or FaultPlan()
         self.required_token = required_token
+        self.max_aliases = max_aliases  # like a gateway's alias limit (GraphQL Armor maxAliases)
         self.on_commit: Callable[[str, int], None] | None = None
         self._lock = threading.Lock()
         self._schema = build_schema(sdl_text())
@@ -213,6 +215,12 @@ class AnalyticsSandbox:
             op = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None)
             field = op.selection_set.selections[0].name.value if op else "?"
             self.requests[field] += 1
+            aliases = sum(1 for f in op.selection_set.selections if getattr(f, "alias", None)) if op else 0
+            if self.max_aliases is not None and aliases > self.max_aliases:
+                self.faults_injected["too_many_aliases"] += 1
+                return SandboxResponse(400, json.dumps({"errors": [{
+                    "message": f"Syntax Error: Aliases limit of {self.max_aliases} exceeded, found {aliases}.",
+                    "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}).encode())
             outcome = self.faults.outcome(self.request_no)
             if outcome != "ok":
                 self.faults_injected[outcome] += 1
@@ -305,12 +313,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poison-rate", type=float, default=0.0, help="fraction of records always rejected")
     parser.add_argument("--seed", type=int, default=0, help="fault plan seed (default %(default)s)")
     parser.add_argument("--hang-seconds", type=float, default=1.0, help="how long an injected timeout hangs")
+    parser.add_argument("--max-aliases", type=int, default=None,
+                        help="refuse documents with more aliased fields, like a gateway's alias limit")
     parser.add_argument("--token", default=None, help="require 'Authorization: Bearer <token>' (default: none)")
     args = parser.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the sandbox only binds to loopback addresses")
     backend = AnalyticsSandbox(FaultPlan.uniform(args.fault_rate, seed=args.seed, poison_rate=args.poison_rate,
-                                                 hang_seconds=args.hang_seconds), required_token=args.token)
+                                                 hang_seconds=args.hang_seconds), required_token=args.token,
+                               max_aliases=args.max_aliases)
     with serve_in_thread(backend, args.host, args.port) as url:
         print(f"analytics sandbox listening on {url} (stats: {url.rsplit('/', 1)[0]}/stats)", flush=True)
         try:

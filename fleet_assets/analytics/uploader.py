@@ -37,7 +37,6 @@ from fleet_assets.analytics.identity import VehicleIds, resolve_vehicle_ids
 from fleet_assets.analytics.ledger import LedgerPosition, UploadLedger
 from fleet_assets.analytics.operations import (
     KIND_OPERATION,
-    MAX_FIELDS_PER_DOCUMENT,
     alias,
     coalesced_request,
     input_variable,
@@ -73,6 +72,9 @@ class UploadSettings:
     # Send one-object mutations (configurations, GPS per configuration, network stats) several per request
     # as aliased fields (operations.coalesced_request). False = only the reference documents, verbatim.
     coalesce: bool = True
+    # Aliased fields per document at most. Gateways often cap aliases (GraphQL Armor: 15 by default); a
+    # document the backend refuses anyway is split until it passes, so this only saves wasted requests.
+    max_aliases_per_request: int = 15
 
 
 @dataclass
@@ -157,24 +159,34 @@ class PartitionUploader:
         s = self.settings
         return resolve_vehicle_ids(vehicle_key, s.vehicle_overrides, s.fleet_id, s.organization_id)
 
-    def _create_configurations(self, chunk: list[VehicleIds]) -> list[int]:
-        """Backend ids for ``chunk`` in ONE request: the reference document, or its coalesced form."""
+    def _create_configurations(self, chunk: list[VehicleIds]) -> dict[VehicleIds, int]:
+        """Backend ids for ``chunk``: one request (the reference document, or its coalesced form).
+
+        A coalesced document the backend refuses as a whole (e.g. a gateway's
+        alias limit: nothing ran) is split in halves until it passes.
+        """
         if len(chunk) == 1:
-            return [int(self.sender.execute("createConfiguration", {"input": chunk[0].as_input()})
-                        ["createConfiguration"]["id"])]
-        data = self.sender.execute("createConfiguration",
-                                   {input_variable(i): ids.as_input() for i, ids in enumerate(chunk)},
-                                   request=coalesced_request("createConfiguration", len(chunk)))
-        return [int(data[alias(i)]["id"]) for i in range(len(chunk))]
+            data = self.sender.execute("createConfiguration", {"input": chunk[0].as_input()})
+            return {chunk[0]: int(data["createConfiguration"]["id"])}
+        try:
+            data = self.sender.execute("createConfiguration",
+                                       {input_variable(i): ids.as_input() for i, ids in enumerate(chunk)},
+                                       request=coalesced_request("createConfiguration", len(chunk)))
+        except RecordsRejectedError as exc:
+            if exc.committed_aliases([alias(i) for i in range(len(chunk))]):
+                raise  # some were created: splitting would create them twice
+            self.log.warning("createConfiguration with %d aliased fields refused (%s); splitting", len(chunk), exc)
+            mid = len(chunk) // 2
+            return {**self._create_configurations(chunk[:mid]), **self._create_configurations(chunk[mid:])}
+        return {ids: int(data[alias(i)]["id"]) for i, ids in enumerate(chunk)}
 
     def _resolve_configurations(self, vehicle_keys: set[str], report: UploadReport) -> dict[str, int]:
         cached = self.ledger.configuration_ids()
         wanted = {key: self._vehicle_ids(key) for key in sorted(vehicle_keys)}
         missing = sorted({ids for ids in wanted.values() if ids not in cached})
-        size = MAX_FIELDS_PER_DOCUMENT if self.settings.coalesce else 1
+        size = self.settings.max_aliases_per_request if self.settings.coalesce else 1
         for start in range(0, len(missing), size):
-            chunk = missing[start:start + size]
-            created = dict(zip(chunk, self._create_configurations(chunk)))
+            created = self._create_configurations(missing[start:start + size])
             self.ledger.save_configurations(created)  # right after the backend created them
             cached.update(created)
             report.configurations_created += len(created)
@@ -350,7 +362,8 @@ class PartitionUploader:
         else:
             items = []
         s = self.settings
-        return pack(partition_key, kind, items, s.max_points_per_request, s.max_bytes_per_request, s.coalesce)
+        return pack(partition_key, kind, items, s.max_points_per_request, s.max_bytes_per_request, s.coalesce,
+                    s.max_aliases_per_request)
 
     def plan(self, partition_key: str, data: PartitionData, report: UploadReport) -> dict[str, list[Batch]]:
         """Pending records (fingerprint not resolved in the ledger) packed into batches per kind."""

@@ -51,6 +51,9 @@ class AnalyticsResource(dg.ConfigurableResource):
     coalesce_mutations: bool = Field(
         default=UploadSettings.coalesce, description="Send configurations, GPS per vehicle and network stats "
         "several per request as aliased fields of the reference mutation; False = IcsAnalytics' exact documents.")
+    max_aliases_per_request: int = Field(
+        default=UploadSettings.max_aliases_per_request, ge=1, le=200,
+        description="Aliased fields per coalesced document at most (gateways often limit aliases).")
     timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
     max_attempts: int = Field(default=6, ge=1, description="Attempts per request for transient failures.")
     backoff_initial_seconds: float = Field(default=0.5, ge=0, description="First retry delay (doubles).")
@@ -91,7 +94,7 @@ class AnalyticsResource(dg.ConfigurableResource):
                               max_bytes_per_request=self.max_bytes_per_request, fleet_id=self.fleet_id,
                               organization_id=self.organization_id, vehicle_overrides=overrides,
                               validation=self.validate_payloads, max_in_flight=self.max_in_flight,
-                              coalesce=self.coalesce_mutations)
+                              coalesce=self.coalesce_mutations, max_aliases_per_request=self.max_aliases_per_request)
 
     @contextmanager
     def open_sender(self, log: logging.Logger | None = None) -> Iterator[GraphQLSender]:

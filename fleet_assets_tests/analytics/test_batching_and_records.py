@@ -12,6 +12,7 @@ import pytest
 from fleet_assets.analytics import records
 from fleet_assets.analytics.batching import Item, build_variables, pack
 from fleet_assets.analytics.operations import ALL_OPERATIONS
+from fleet_assets.analytics.uploader import UploadSettings
 from fleet_assets.schema import TELEMETRY_SCHEMA
 
 
@@ -118,3 +119,15 @@ def test_wire_items_are_in_group_then_time_order_whatever_the_input_order():
             headers = {}
             for i in items:  # one shared header object per group
                 assert headers.setdefault(i.group, i.header) is i.header
+
+
+def test_coalesced_batches_hold_at_most_max_aliases_groups_and_verbatim_ones_one():
+    items = [Item((g, "edge_obd", 20250601), {"name": "edge_obd", "configurationId": g, "uploadId": 20250601},
+                  {"totalMessages": g}, g) for g in range(40)]
+    limit = UploadSettings().max_aliases_per_request
+    coalesced = pack("d", "network_stats", items, 10**6, 10**9, coalesce=True, max_aliases=limit)
+    assert [b.group_count for b in coalesced] == [15, 15, 10]
+    assert all(b.uses_aliases for b in coalesced)
+    assert [i for b in coalesced for i in b.items] == items
+    verbatim = pack("d", "network_stats", items, 10**6, 10**9, coalesce=False)
+    assert len(verbatim) == 40 and not any(b.uses_aliases for b in verbatim)

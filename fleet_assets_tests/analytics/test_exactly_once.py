@@ -119,3 +119,16 @@ def test_coalesced_request_with_a_rejected_field_acknowledges_the_committed_fiel
     # One coalesced request for all network stats, the failed field alone (rejected again: dead-lettered),
     # then the fields after it, which never ran, together.
     assert backend.requests["createNetworkStats"] <= 3
+
+
+def test_backend_alias_limit_splits_coalesced_documents_and_loses_nothing(day, run_upload):
+    backend = AnalyticsSandbox(max_aliases=2)  # a gateway far stricter than the uploader's setting
+    report = run_upload(backend, day.data, coalesce=True, max_aliases_per_request=15)
+
+    assert backend.faults_injected["too_many_aliases"] >= 1  # the limit was hit...
+    assert backend.stored_counts() == day.expected  # ...and every record still arrived, once
+    assert sum(backend.duplicate_deliveries.values()) == 0
+    assert report.dead_lettered == 0
+    assert len(backend.configurations) == 5  # each vehicle's configuration created once
+    assert run_upload.ledger().position("2025-06-01").acked_records == sum(day.expected.values())
+
