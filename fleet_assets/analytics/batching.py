@@ -77,16 +77,14 @@ class Batch:
 
     def group_batches(self) -> list["Batch"]:
         """One batch per group, in order: the fields of a coalesced document, one by one."""
-        out: list[Batch] = []
+        runs: list[list[Item]] = []
         last = None
         for item in self.items:
             if item.group != last:
-                out.append(Batch(self.partition_key, self.kind, [], coalesced=self.coalesced))
+                runs.append([])
                 last = item.group
-            out[-1].items.append(item)
-        for b in out:
-            b.__post_init__()
-        return out
+            runs[-1].append(item)
+        return [Batch(self.partition_key, self.kind, run, coalesced=self.coalesced) for run in runs]
 
     @cached_property
     def group_count(self) -> int:
