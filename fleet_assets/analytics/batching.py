@@ -77,18 +77,11 @@ class Batch:
 
     def group_batches(self) -> list["Batch"]:
         """One batch per group, in order: the fields of a coalesced document, one by one."""
-        runs: list[list[Item]] = []
-        last = None
-        for item in self.items:
-            if item.group != last:
-                runs.append([])
-                last = item.group
-            runs[-1].append(item)
-        return [Batch(self.partition_key, self.kind, run, coalesced=self.coalesced) for run in runs]
+        return [Batch(self.partition_key, self.kind, run, coalesced=self.coalesced) for run in _runs(self.items)]
 
     @cached_property
     def group_count(self) -> int:
-        return sum(1 for i, item in enumerate(self.items) if i == 0 or item.group != self.items[i - 1].group)
+        return len(_runs(self.items))
 
     @property
     def uses_aliases(self) -> bool:
@@ -104,12 +97,7 @@ class Batch:
 
     def sample_variables(self) -> dict:
         """Variables with every group header but only each group's first point (cheap pre-flight check)."""
-        firsts, last = [], None
-        for item in self.items:
-            if item.group != last:
-                firsts.append(item)
-                last = item.group
-        return build_variables(self.kind, firsts, self.uses_aliases)
+        return build_variables(self.kind, [run[0] for run in _runs(self.items)], self.uses_aliases)
 
 
 def batch_id(partition_key: str, kind: str, fingerprints: list[int]) -> str:
@@ -118,15 +106,20 @@ def batch_id(partition_key: str, kind: str, fingerprints: list[int]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _groups(items: list[Item]) -> list[tuple[dict, list[dict]]]:
-    groups: list[tuple[dict, list[dict]]] = []
+def _runs(items: list[Item]) -> list[list[Item]]:
+    """Consecutive items of the same group: the groups of a request, in order."""
+    runs: list[list[Item]] = []
     last = None
     for item in items:
         if item.group != last:
-            groups.append((item.header, []))
+            runs.append([])
             last = item.group
-        groups[-1][1].append(item.point)
-    return groups
+        runs[-1].append(item)
+    return runs
+
+
+def _groups(items: list[Item]) -> list[tuple[dict, list[dict]]]:
+    return [(run[0].header, [item.point for item in run]) for run in _runs(items)]
 
 
 def _group_input(kind: str, header: dict, points: list[dict]) -> dict:

@@ -30,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fleet_assets.analytics import records, wire_items
 from fleet_assets.analytics.batching import KINDS, Batch, Item, pack
@@ -333,7 +334,8 @@ class PartitionUploader:
         records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)
         resolved = {kind: self.ledger.resolved_fingerprints(partition_key, kind) for kind in KINDS}
         built = {kind: build_kind(partition_key, kind, data) for kind in ("gps", "network_stats")}
-        vehicles = set(built["network_stats"]["vehicle_key"].to_pylist()) | set(built["gps"]["vehicle_key"].to_pylist())
+        vehicles = {key for kind in ("network_stats", "gps")
+                    for key in pc.unique(built[kind]["vehicle_key"]).to_pylist()}
         configs = self._resolve_configurations(vehicles, report)
         needed = wire_items.messages_needed(records.pids_with_values(data.edge_events),
                                             records.has_dtc_items(data.edge_dtcs))
