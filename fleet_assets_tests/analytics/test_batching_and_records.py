@@ -131,3 +131,9 @@ def test_coalesced_batches_hold_at_most_max_aliases_groups_and_verbatim_ones_one
     assert [i for b in coalesced for i in b.items] == items
     verbatim = pack("d", "network_stats", items, 10**6, 10**9, coalesce=False)
     assert len(verbatim) == 40 and not any(b.uses_aliases for b in verbatim)
+
+
+def test_vectorised_fingerprints_equal_the_single_record_fingerprint():
+    table = pa.table({"key": ["a", "b", None], "time": ["t1", "t2", "t3"], "value": [1.5, None, 1e-05]})
+    expected = [records.fingerprint("gps", *row) for row in zip(*(c.to_pylist() for c in table.columns))]
+    assert records.fingerprints("gps", table).to_pylist() == expected
