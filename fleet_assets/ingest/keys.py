@@ -28,6 +28,15 @@ class Device:
         if vin not in self.vins:
             raise IngestError(403, "forbidden_vin", f"device {self.name!r} may not write trips of vin {vin}")
 
+    def require_trip(self, trip: dict) -> None:
+        """Like ``require_vin`` for a stored trip, but the message never names its VIN.
+
+        The caller did not send that VIN (it came from another device's trip.json),
+        so naming it would disclose another vehicle's identity to any key holder.
+        """
+        if trip["vin"] not in self.vins:
+            raise IngestError(403, "forbidden_trip", f"device {self.name!r} may not write trip {trip['trip_id']}")
+
 
 class KeyRing:
     """sha256(key) → Device."""

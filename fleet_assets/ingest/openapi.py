@@ -16,7 +16,7 @@ def _errors(*codes: int) -> dict:
     text = {
         400: "bad id, checksum, header or JSON",
         401: "missing or unknown API key",
-        403: "the device may not write this VIN",
+        403: "the device may not write this VIN (forbidden_vin) or this trip (forbidden_trip; the trip's VIN is never named)",
         404: "trip not found",
         409: "conflicts with what is stored",
         411: "Content-Length missing",

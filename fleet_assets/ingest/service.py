@@ -66,7 +66,7 @@ def load_trip(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
     if trip is None:
         raise IngestError(404, "trip_not_found", f"trip {trip_id} does not exist; POST /v1/trips first")
     if device is not None:
-        device.require_vin(trip["vin"])
+        device.require_trip(trip)
     return trip
 
 
@@ -92,7 +92,7 @@ def create_trip(zone: LandingZone, body: dict, device: Device | None) -> tuple[i
     existing = zone.read_json(path)
     if existing["vin"] != vin or existing["started_at"] != started_at:
         if device is not None:
-            device.require_vin(existing["vin"])
+            device.require_trip(existing)
         raise IngestError(409, "trip_conflict", f"trip {trip_id} already exists with a different vin or started_at")
     return 200, {"trip_id": trip_id, "created": False}
 

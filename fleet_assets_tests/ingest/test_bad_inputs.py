@@ -155,9 +155,16 @@ def test_device_cannot_create_other_vins_trip(client, landing, make_trip, snapsh
 
 def test_device_cannot_write_another_devices_trip(client, landing, started, snapshot, keys):
     before = snapshot(landing)
-    _assert_rejected(client.put(started.trip_id, 1, started.chunks[1], key=keys["B"]), 403, "forbidden_vin", "dev-b")
-    _assert_rejected(client.complete(started.trip_id, started.manifest_json(), key=keys["B"]), 403, "forbidden_vin", "dev-b")
-    _assert_rejected(client.request("GET", f"/v1/trips/{started.trip_id}", key=keys["B"]), 403, "forbidden_vin", "dev-b")
+    answers = [
+        client.put(started.trip_id, 1, started.chunks[1], key=keys["B"]),
+        client.complete(started.trip_id, started.manifest_json(), key=keys["B"]),
+        client.request("GET", f"/v1/trips/{started.trip_id}", key=keys["B"]),
+        # re-registering the other device's trip id under one's own VIN
+        client.request("POST", "/v1/trips", key=keys["B"], json=dict(started.create_body(), vin=keys["VIN_B"])),
+    ]
+    for resp in answers:
+        _assert_rejected(resp, 403, "forbidden_trip", f"device 'dev-b' may not write trip {started.trip_id}")
+        assert keys["VIN_A"] not in resp.text  # the other device's VIN is not disclosed
     assert snapshot(landing) == before
 
 
