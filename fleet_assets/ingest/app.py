@@ -78,6 +78,14 @@ def create_app(
         log.info("trip %s chunk %s (%d bytes) -> %s", trip_id, chunk_no, len(body), status)
         return JSONResponse(payload, status_code=status)
 
+    async def delete_chunk(request: Request) -> JSONResponse:
+        device = keys.authenticate(request.headers.get("authorization"))
+        trip_id, chunk_no = request.path_params["trip_id"], request.path_params["chunk_no"]
+        status, payload = await run_in_threadpool(service.delete_chunk, zone, trip_id, chunk_no, device)
+        log.info("trip %s chunk %s delete by %s -> deleted=%s", payload["trip_id"], payload["chunk_no"], device.name,
+                 payload["deleted"])
+        return JSONResponse(payload, status_code=status)
+
     async def complete(request: Request) -> JSONResponse:
         device = keys.authenticate(request.headers.get("authorization"))
         trip_id = service.check_trip_id(request.path_params["trip_id"])
@@ -106,6 +114,7 @@ def create_app(
             Route("/v1/trips", create_trip, methods=["POST"]),
             Route("/v1/trips/{trip_id}", get_trip, methods=["GET"]),
             Route("/v1/trips/{trip_id}/chunks/{chunk_no}", put_chunk, methods=["PUT"]),
+            Route("/v1/trips/{trip_id}/chunks/{chunk_no}", delete_chunk, methods=["DELETE"]),
             Route("/v1/trips/{trip_id}/complete", complete, methods=["POST"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -102,6 +102,12 @@ class LandingZone:
     def write_json(self, path: Path, payload: dict, *, exclusive: bool = False) -> bool:
         return self.write_bytes(path, _json_bytes(payload), exclusive=exclusive)
 
+    def remove(self, path: Path) -> None:
+        """Delete ``path`` if present, durably (the directory entry is fsynced too)."""
+        path.unlink(missing_ok=True)
+        if self.fsync:
+            fsync_path(path.parent)
+
     @staticmethod
     def read_json(path: Path) -> dict | None:
         try:

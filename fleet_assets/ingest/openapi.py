@@ -9,6 +9,7 @@ from __future__ import annotations
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TRIP_ID = {"name": "trip_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+_CHUNK_NO = {"name": "chunk_no", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _AUTH = [{"bearer": []}]
 
 
@@ -18,11 +19,14 @@ def _errors(*codes: int) -> dict:
         401: "missing or unknown API key",
         403: "the device may not write this VIN (forbidden_vin) or this trip (forbidden_trip; the trip's VIN is never named)",
         404: "trip not found",
-        409: "conflicts with what is stored",
+        409: "conflicts with what is stored: trip_conflict, chunk_conflict (other sha256 for this chunk number), "
+        "seq_conflict (the chunk's seq range overlaps or cannot tile with a stored chunk's; DELETE the stale chunk), "
+        "trip_completed (a complete trip is immutable)",
         411: "Content-Length missing",
         413: "body or decompressed body too large",
         415: "wrong Content-Type",
-        422: "invalid trip, chunk line or manifest",
+        422: "invalid trip, chunk line or manifest; a chunk whose own seq range can never tile (gaps inside it, "
+        "chunk 1 not starting at seq 1, chunk n starting before seq n)",
     }
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
@@ -63,6 +67,26 @@ OPENAPI: dict = {
                     "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 },
             },
+            "ChunkDeleted": {
+                "type": "object",
+                "required": ["trip_id", "chunk_no", "deleted"],
+                "properties": {
+                    "trip_id": {"type": "string", "format": "uuid"},
+                    "chunk_no": {"type": "integer", "minimum": 1},
+                    "deleted": {"type": "boolean"},
+                },
+            },
+            "TripStatus": {
+                "type": "object",
+                "required": ["trip_id", "vin", "started_at", "chunks", "complete"],
+                "properties": {
+                    "trip_id": {"type": "string", "format": "uuid"},
+                    "vin": {"type": "string"},
+                    "started_at": {"type": "string", "format": "date-time"},
+                    "chunks": {"type": "array", "items": {"$ref": "#/components/schemas/ChunkInfo"}},
+                    "complete": {"type": "boolean"},
+                },
+            },
             "Manifest": {
                 "type": "object",
                 "required": ["vin", "trip_id", "started_at", "event_count", "chunks"],
@@ -99,7 +123,13 @@ OPENAPI: dict = {
                 "summary": "What the server holds for a trip (stored chunks, completion) so uploads can resume",
                 "security": _AUTH,
                 "parameters": [_TRIP_ID],
-                "responses": {"200": {"description": "trip status"}, **_errors(400, 401, 403, 404)},
+                "responses": {
+                    "200": {
+                        "description": "trip status",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TripStatus"}}},
+                    },
+                    **_errors(400, 401, 403, 404),
+                },
             }
         },
         "/v1/trips/{trip_id}/chunks/{chunk_no}": {
@@ -108,7 +138,7 @@ OPENAPI: dict = {
                 "security": _AUTH,
                 "parameters": [
                     _TRIP_ID,
-                    {"name": "chunk_no", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}},
+                    _CHUNK_NO,
                     {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"},
                      "description": "{trip_id}:{chunk_no}"},
                     {"name": "X-Chunk-SHA256", "in": "header", "required": True,
@@ -123,7 +153,23 @@ OPENAPI: dict = {
                     "200": {"description": "identical chunk already stored"},
                     **_errors(400, 401, 403, 404, 409, 411, 413, 415, 422),
                 },
-            }
+            },
+            "delete": {
+                "summary": "Recovery: remove an uploaded chunk of a trip that is not complete yet",
+                "description": "For a device whose stored chunks no longer match its current cut of the trip (a stale "
+                "or stray chunk, a 409 chunk_conflict or seq_conflict on PUT, or a manifest refused because of "
+                "a chunk): DELETE the chunk, then PUT the right one and complete. Idempotent: a chunk that is not "
+                "stored answers deleted=false. A completed trip is immutable (409 trip_completed).",
+                "security": _AUTH,
+                "parameters": [_TRIP_ID, _CHUNK_NO],
+                "responses": {
+                    "200": {
+                        "description": "deleted (or was not stored)",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChunkDeleted"}}},
+                    },
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            },
         },
         "/v1/trips/{trip_id}/complete": {
             "post": {

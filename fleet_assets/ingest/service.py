@@ -107,7 +107,8 @@ def trip_status(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
         "vin": trip["vin"],
         "started_at": trip["started_at"],
         "chunks": [
-            {"no": no, "sha256": info["sha256"], "size_bytes": info["size_bytes"]} for no, info in chunks.items()
+            {key: info[key] for key in ("no", "sha256", "size_bytes", "first_seq", "last_seq")}
+            for info in chunks.values()
         ],
         "complete": completed is not None,
     }
@@ -158,15 +159,98 @@ def put_chunk(
             return _same_chunk(existing, actual, trip_id, number)
         if (zone.trip_dir(trip_id) / "completed.json").exists():
             raise IngestError(409, "trip_completed", f"trip {trip_id} is complete; chunk {number} is not part of it")
+        _check_against_stored(sidecar, zone.stored_chunks(trip_id))  # first: names the chunk it collides with
+        _check_own_seq_range(sidecar)
         zone.write_bytes(zone.chunk_path(trip_id, number), body)
         zone.write_json(sidecar_path, sidecar)
     return 201, {"trip_id": trip_id, "chunk_no": number, "sha256": actual, "stored": True}
 
 
+def _seqs(info: dict) -> str:
+    return f"seq {info['first_seq']}..{info['last_seq']}"
+
+
+def _check_own_seq_range(new: dict) -> None:
+    """Refuse a chunk no manifest could ever accept, whatever else is stored.
+
+    A manifest numbers chunks 1..n and tiles seq 1..event_count with them, and
+    completion requires each chunk to hold exactly last_seq - first_seq + 1
+    records (``_verify_against_chunks``). Accepting such a chunk would leave the
+    trip uncompletable.
+    """
+    number, first = new["no"], new["first_seq"]
+    if new["records"] != new["last_seq"] - first + 1:
+        raise IngestError(
+            422, "invalid_chunk",
+            f"chunk {number}: {_seqs(new)} has gaps ({new['records']} records); a chunk's seqs must be consecutive",
+        )
+    if number == 1 and first != 1:
+        raise IngestError(422, "invalid_chunk", f"chunk 1 must start at seq 1, starts at {first}")
+    if first < number:
+        raise IngestError(
+            422, "invalid_chunk",
+            f"chunk {number} starts at seq {first}, but chunks 1..{number - 1} hold at least {number - 1} records "
+            f"before it",
+        )
+
+
+def _check_against_stored(new: dict, stored: dict[int, dict]) -> None:
+    """Refuse a chunk whose seq range cannot tile with the chunks already stored (409).
+
+    Only the nearest stored chunk on each side matters: the stored chunks
+    already satisfy these rules among themselves. The fix is always on the
+    device's side (it knows which cut is current), hence the DELETE hint.
+    """
+    number = new["no"]
+    hint = "; DELETE the stale chunk (trip not complete yet) and upload the current one"
+    below = [no for no in stored if no < number]
+    above = [no for no in stored if no > number]
+    for no in ([max(below)] if below else []) + ([min(above)] if above else []):
+        other = stored[no]
+        lower, upper = (other, new) if no < number else (new, other)
+        room = upper["first_seq"] - lower["last_seq"] - 1  # seqs strictly between the two
+        need = abs(number - no) - 1  # chunks strictly between the two, one record each at least
+        where = f"chunk {number} ({_seqs(new)})"
+        if room < 0:
+            message = f"{where} overlaps stored chunk {no} ({_seqs(other)})"
+        elif need == 0 and room > 0 and no < number:
+            message = f"{where} must start at seq {other['last_seq'] + 1}, right after stored chunk {no} ({_seqs(other)})"
+        elif need == 0 and room > 0:
+            message = f"{where} must end at seq {other['first_seq'] - 1}, right before stored chunk {no} ({_seqs(other)})"
+        elif room < need:
+            between = f"{min(no, number) + 1}..{max(no, number) - 1}"
+            message = (f"{where}: chunks {between} need at least {need} seq(s) between stored chunk {no} "
+                       f"({_seqs(other)}) and it")
+        else:
+            continue
+        raise IngestError(409, "seq_conflict", message + hint)
+
+
+def delete_chunk(zone: LandingZone, trip_id: str, chunk_no: str | int, device: Device | None) -> tuple[int, dict]:
+    """DELETE an uploaded chunk of a trip that is not complete yet (recovery from a stale cut).
+
+    Idempotent: deleting a chunk that is not stored answers ``deleted: false``.
+    A completed trip is immutable (its chunks are what the sensor imported).
+    """
+    trip_id = check_trip_id(trip_id)
+    number = check_chunk_no(chunk_no)
+    load_trip(zone, trip_id, device)
+    with zone.trip_lock(trip_id):
+        if (zone.trip_dir(trip_id) / "completed.json").exists():
+            raise IngestError(409, "trip_completed", f"trip {trip_id} is complete; its chunks can no longer be deleted")
+        sidecar_path = zone.chunk_sidecar_path(trip_id, number)
+        deleted = sidecar_path.exists()
+        zone.remove(sidecar_path)  # first: the sidecar is what makes the chunk "stored"
+        zone.remove(zone.chunk_path(trip_id, number))
+    return 200, {"trip_id": trip_id, "chunk_no": number, "deleted": deleted}
+
+
 def _same_chunk(existing: dict, actual: str, trip_id: str, number: int) -> tuple[int, dict]:
     if existing["sha256"] != actual:
         raise IngestError(
-            409, "chunk_conflict", f"chunk {number} of trip {trip_id} is already stored with a different sha256"
+            409, "chunk_conflict",
+            f"chunk {number} of trip {trip_id} is already stored with a different sha256; to replace it while the "
+            "trip is not complete, DELETE it first",
         )
     return 200, {"trip_id": trip_id, "chunk_no": number, "sha256": actual, "stored": False}
 

@@ -84,6 +84,8 @@ def test_openapi_served_and_committed():
     assert committed == json.loads(json.dumps(OPENAPI))
     assert set(OPENAPI["paths"]) == {"/v1/trips", "/v1/trips/{trip_id}", "/v1/trips/{trip_id}/chunks/{chunk_no}",
                                      "/v1/trips/{trip_id}/complete"}
+    chunk_ops = OPENAPI["paths"]["/v1/trips/{trip_id}/chunks/{chunk_no}"]
+    assert set(chunk_ops) == {"put", "delete"} and "409" in chunk_ops["delete"]["responses"]
 
 
 def test_openapi_endpoint(client):
@@ -105,3 +107,30 @@ def test_keys_never_logged(client, make_trip, caplog, keys):
     client.create(make_trip(), key="guessed-secret-key-123")
     assert keys["A"] not in caplog.text and "guessed-secret-key-123" not in caplog.text
     assert f"trip {trip.trip_id} complete" in caplog.text
+
+
+def test_stray_chunk_is_deleted_and_trip_completes(client, landing, make_trip, snapshot):
+    """Recovery of a trip that is not complete yet: DELETE the stale chunk, PUT the right one, complete."""
+    trip = make_trip(n=50, per_chunk=20)
+    client.create(trip)
+    assert client.put(trip.trip_id, 1, trip.chunks[1]).status_code == 201
+    stray = encode_chunk(trip.records[20:30])  # seq 21..30: an old cut of chunk 2
+    assert client.put(trip.trip_id, 2, stray).status_code == 201
+    status = client.request("GET", f"/v1/trips/{trip.trip_id}").json()
+    assert [(c["no"], c["first_seq"], c["last_seq"]) for c in status["chunks"]] == [(1, 1, 20), (2, 21, 30)]
+
+    conflict = client.put(trip.trip_id, 2, trip.chunks[2])
+    assert conflict.status_code == 409 and "DELETE" in conflict.json()["message"]
+    gone = client.request("DELETE", f"/v1/trips/{trip.trip_id}/chunks/2")
+    assert gone.status_code == 200 and gone.json() == {"trip_id": trip.trip_id, "chunk_no": 2, "deleted": True}
+    assert not (landing / "trips" / trip.trip_id / "chunks" / "2.ndjson.gz").exists()
+    assert not (landing / "trips" / trip.trip_id / "chunks" / "2.json").exists()
+    before = snapshot(landing)
+    again = client.request("DELETE", f"/v1/trips/{trip.trip_id}/chunks/2")  # a retried DELETE is a no-op
+    assert again.status_code == 200 and again.json()["deleted"] is False and snapshot(landing) == before
+
+    for no in (2, 3):
+        assert client.put(trip.trip_id, no, trip.chunks[no]).status_code == 201
+    done = client.complete(trip.trip_id, trip.manifest_json())
+    assert done.status_code == 200, done.text
+    assert (landing / "trips" / trip.trip_id / "chunks" / "2.ndjson.gz").read_bytes() == trip.chunks[2]

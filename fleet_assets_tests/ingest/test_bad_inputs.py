@@ -159,6 +159,7 @@ def test_device_cannot_write_another_devices_trip(client, landing, started, snap
         client.put(started.trip_id, 1, started.chunks[1], key=keys["B"]),
         client.complete(started.trip_id, started.manifest_json(), key=keys["B"]),
         client.request("GET", f"/v1/trips/{started.trip_id}", key=keys["B"]),
+        client.request("DELETE", f"/v1/trips/{started.trip_id}/chunks/1", key=keys["B"]),
         # re-registering the other device's trip id under one's own VIN
         client.request("POST", "/v1/trips", key=keys["B"], json=dict(started.create_body(), vin=keys["VIN_B"])),
     ]
@@ -227,4 +228,68 @@ def test_body_larger_than_declared_is_cut_off_while_streaming(client, landing, s
     before = snapshot(landing)
     resp = client.put(started.trip_id, 1, body, sha=sha256_hex(body), headers={"Content-Length": "10"})
     _assert_rejected(resp, 413, "body_too_large", "body exceeds the 262144 byte limit")
+    assert snapshot(landing) == before
+
+
+# ---- seq ranges that can never tile into a manifest are refused at PUT time ----
+
+def _seq_chunk(trip, first: int, last: int) -> bytes:
+    return encode_chunk(trip.records[first - 1:last])
+
+
+@pytest.mark.parametrize(
+    ("stored", "no", "seqs", "fragment"),
+    [
+        # the stray chunk: chunk 2 repeats seq 1..20 of chunk 1
+        ({1: (1, 20)}, 2, (1, 20), "chunk 2 (seq 1..20) overlaps stored chunk 1 (seq 1..20)"),
+        ({1: (1, 20)}, 2, (15, 35), "chunk 2 (seq 15..35) overlaps stored chunk 1 (seq 1..20)"),
+        # uploaded out of order: the later chunk is already there
+        ({3: (41, 50)}, 2, (21, 45), "chunk 2 (seq 21..45) overlaps stored chunk 3 (seq 41..50)"),
+        # adjacent chunks must meet exactly: a hole between them could never be filled
+        ({1: (1, 20)}, 2, (25, 40), "chunk 2 (seq 25..40) must start at seq 21, right after stored chunk 1"),
+        ({3: (41, 50)}, 2, (21, 38), "chunk 2 (seq 21..38) must end at seq 40, right before stored chunk 3"),
+        # not overlapping, but chunk 2 would have no seq left
+        ({1: (1, 20)}, 3, (21, 30), "chunks 2..2 need at least 1 seq(s) between stored chunk 1 (seq 1..20) and it"),
+    ],
+)
+def test_chunk_that_conflicts_with_stored_seq_ranges_is_409(client, landing, started, snapshot, stored, no, seqs,
+                                                            fragment):
+    for stored_no, (first, last) in stored.items():
+        assert client.put(started.trip_id, stored_no, _seq_chunk(started, first, last)).status_code == 201
+    before = snapshot(landing)
+    resp = client.put(started.trip_id, no, _seq_chunk(started, *seqs))
+    _assert_rejected(resp, 409, "seq_conflict", fragment)
+    assert "DELETE" in resp.json()["message"]  # says how to recover
+    assert snapshot(landing) == before
+
+
+@pytest.mark.parametrize(
+    ("no", "records", "fragment"),
+    [
+        (1, lambda t: t.records[4:20], "chunk 1 must start at seq 1, starts at 5"),
+        (3, lambda t: t.records[1:5], "chunk 3 starts at seq 2, but chunks 1..2 hold at least 2 records"),
+        (1, lambda t: t.records[0:5] + t.records[9:12], "chunk 1: seq 1..12 has gaps (8 records)"),
+    ],
+)
+def test_chunk_whose_seq_range_can_never_tile_is_422(client, landing, started, snapshot, no, records, fragment):
+    before = snapshot(landing)
+    resp = client.put(started.trip_id, no, encode_chunk(records(started)))
+    _assert_rejected(resp, 422, "invalid_chunk", fragment)
+    assert snapshot(landing) == before
+
+
+def test_delete_chunk_of_completed_trip_is_409(client, landing, make_trip, snapshot):
+    trip = make_trip()
+    assert client.upload(trip).status_code == 200
+    before = snapshot(landing)
+    resp = client.request("DELETE", f"/v1/trips/{trip.trip_id}/chunks/2")
+    _assert_rejected(resp, 409, "trip_completed", f"trip {trip.trip_id} is complete; its chunks can no longer be deleted")
+    assert snapshot(landing) == before
+
+
+def test_delete_chunk_bad_ids_and_unknown_trip(client, landing, started, make_trip, snapshot):
+    before = snapshot(landing)
+    _assert_rejected(client.request("DELETE", f"/v1/trips/{started.trip_id}/chunks/0"), 400, "invalid_id", "chunk")
+    _assert_rejected(client.request("DELETE", f"/v1/trips/{make_trip().trip_id}/chunks/1"), 404, "trip_not_found",
+                     "does not exist")
     assert snapshot(landing) == before

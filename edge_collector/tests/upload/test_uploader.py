@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from fleet_protocol import decode_chunk
+from fleet_protocol import decode_chunk, encode_chunk
 
 from edge_collector.upload import IngestClient, RetryPolicy, UploadRejected, export_trip, upload_trip
 
@@ -126,3 +126,28 @@ def test_export_layout(tmp_path, cut):
     with pytest.raises(ValueError, match="chunk 1"):
         export_trip(manifest, chunk_dir, tmp_path / "usb2")
     assert not (tmp_path / "usb2" / "trips" / manifest.trip_id / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("old_per_chunk", [20, 15])
+def test_chunks_of_an_older_cut_are_deleted_and_the_trip_completes(server, cut, old_per_chunk):
+    """The server holds chunks of an earlier cut (other boundaries; with 15, an extra chunk 4 the new manifest
+    does not list). The uploader deletes what does not match its manifest, re-sends and completes."""
+    manifest, chunk_dir = cut(n_events=60, per_chunk=25)
+    events = [r for c in manifest.chunks
+              for r in decode_chunk((chunk_dir / f"{manifest.trip_id}-{c.no}.ndjson.gz").read_bytes())]
+    old = {no: encode_chunk(events[i:i + old_per_chunk])
+           for no, i in enumerate(range(0, len(events), old_per_chunk), start=1)}
+    lines = []
+    with IngestClient(server.url, KEY) as client:
+        client.create_trip(manifest)
+        for no, body in old.items():
+            if no != 3:  # the old cut was only partly uploaded
+                assert client.put_chunk(manifest.trip_id, no, body)
+        result = upload_trip(client, manifest, chunk_dir, retry=FAST, progress=lines.append)
+    assert result.complete and result.chunks_sent == 3
+    assert result.chunks_deleted == len(old) - 1
+    assert any("deleted stale chunk 2" in line for line in lines)
+    assert _landed_seqs(server, manifest) == list(range(1, 61))
+    stored = sorted(p.name for p in (server.landing / "trips" / manifest.trip_id / "chunks").glob("*.ndjson.gz"))
+    assert stored == ["1.ndjson.gz", "2.ndjson.gz", "3.ndjson.gz"]
+    assert len(_markers(server)) == 1

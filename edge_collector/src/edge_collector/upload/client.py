@@ -82,6 +82,10 @@ class IngestClient:
         )
         return resp.status_code == 201
 
+    def delete_chunk(self, trip_id: str, chunk_no: int) -> bool:
+        """Remove a stored chunk of a trip that is not complete yet; True if there was one."""
+        return bool(self._call("DELETE", f"/v1/trips/{trip_id}/chunks/{chunk_no}", ok=(200,)).json()["deleted"])
+
     def complete(self, manifest: TripManifest) -> dict:
         return self._call(
             "POST", f"/v1/trips/{manifest.trip_id}/complete", ok=(200,),

@@ -4,7 +4,10 @@ Resume: the server is asked what it already holds (``GET /v1/trips/{id}``)
 and only missing chunks are sent; chunks are cut deterministically, so a
 re-cut after a reboot has the same sha256 and is recognised. Every request
 is retried on transient failures with exponential backoff and jitter
-(tenacity). The local trip is marked uploaded only after the server answered
+(tenacity). Stored chunks of an incomplete trip that are not in the current
+manifest (an older cut with other boundaries, a stray chunk) are deleted
+first: the local buffer is the truth, and the server would otherwise refuse
+the current chunks as conflicting and the trip could never complete. The local trip is marked uploaded only after the server answered
 ``complete`` to the manifest: until then nothing local is deleted.
 """
 
@@ -47,6 +50,7 @@ class UploadResult:
     trip_id: str
     chunks_sent: int = 0
     chunks_skipped: int = 0
+    chunks_deleted: int = 0
     complete: bool = False
     error: str | None = None
 
@@ -66,6 +70,14 @@ def upload_trip(
     if status is None:
         retry.call(client.create_trip, manifest)
     held = {c["no"]: c["sha256"] for c in (status or {}).get("chunks", [])}
+    if status is not None and not status.get("complete"):
+        wanted = {chunk.no: chunk.sha256 for chunk in manifest.chunks}
+        for no in sorted(no for no, sha in held.items() if wanted.get(no) != sha):
+            retry.call(client.delete_chunk, trip_id, no)
+            del held[no]
+            result.chunks_deleted += 1
+            log.warning("trip %s: deleted stale chunk %s on the server (not in the current cut)", trip_id, no)
+            progress(f"trip {trip_id}: deleted stale chunk {no} (not in the current cut)")
     for chunk in manifest.chunks:
         if held.get(chunk.no) == chunk.sha256:
             result.chunks_skipped += 1
@@ -78,7 +90,8 @@ def upload_trip(
         progress(f"trip {trip_id}: chunk {chunk.no}/{len(manifest.chunks)} ({len(body)} bytes)")
     answer = retry.call(client.complete, manifest)
     result.complete = bool(answer.get("complete"))
-    progress(f"trip {trip_id}: complete={result.complete} (sent {result.chunks_sent}, already there {result.chunks_skipped})")
+    progress(f"trip {trip_id}: complete={result.complete} (sent {result.chunks_sent}, already there {result.chunks_skipped}, "
+             f"stale deleted {result.chunks_deleted})")
     return result
 
 
