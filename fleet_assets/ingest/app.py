@@ -16,12 +16,14 @@ from fleet_protocol import CHUNK_CONTENT_TYPE
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleet_assets.ingest import service
 from fleet_assets.ingest.errors import IngestError
+from fleet_assets.ingest.http_limits import DEFAULT_MAX_HEADERS, HeaderCountLimit
 from fleet_assets.ingest.keys import KeyRing
 from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.ingest.openapi import OPENAPI
@@ -37,6 +39,7 @@ def create_app(
     max_chunk_bytes: int = service.DEFAULT_MAX_CHUNK_BYTES,
     max_decompressed_bytes: int = service.DEFAULT_MAX_DECOMPRESSED_BYTES,
     fsync: bool = True,
+    max_headers: int = DEFAULT_MAX_HEADERS,
 ) -> Starlette:
     zone = LandingZone(landing_dir, fsync=fsync)
 
@@ -105,6 +108,14 @@ def create_app(
             log.error("%s %s: %s", request.method, request.url.path, exc.message)
         return JSONResponse(exc.to_json(), status_code=exc.status)
 
+    async def on_client_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+        # An uploader losing its link mid-body is routine (it resumes later): one line, no traceback.
+        # Nothing was stored: the body is only written once it has fully arrived and been checked.
+        received, declared = getattr(exc, "received", None), request.headers.get("content-length", "?")
+        log.warning("%s %s: client disconnected after %s of %s bytes; nothing stored", request.method,
+                    request.url.path, "?" if received is None else received, declared)
+        return Response(status_code=499)  # never sent: uvicorn drops responses to a closed connection
+
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code)
@@ -119,7 +130,9 @@ def create_app(
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
-        exception_handlers={IngestError: on_ingest_error, HTTPException: on_http_error},
+        exception_handlers={IngestError: on_ingest_error, HTTPException: on_http_error,
+                            ClientDisconnect: on_client_disconnect},
+        middleware=[Middleware(HeaderCountLimit, max_headers=max_headers)],
     )
 
 
@@ -133,10 +146,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     if int(declared) > limit:
         raise IngestError(413, "body_too_large", f"body of {declared} bytes exceeds the {limit} byte limit")
     data = bytearray()
-    async for part in request.stream():
-        data += part
-        if len(data) > limit:
-            raise IngestError(413, "body_too_large", f"body exceeds the {limit} byte limit")
+    try:
+        async for part in request.stream():
+            data += part
+            if len(data) > limit:
+                raise IngestError(413, "body_too_large", f"body exceeds the {limit} byte limit")
+    except ClientDisconnect as exc:
+        exc.received = len(data)  # for the one log line of on_client_disconnect
+        raise
     return bytes(data)
 
 

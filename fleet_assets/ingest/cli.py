@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from fleet_assets.ingest.http_limits import DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS
 from fleet_assets.resources.storage import default_data_dir
 
 
@@ -23,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keys-file", help="JSON keys file (sha256 of each device key + allowed VINs); required to serve")
     parser.add_argument("--max-chunk-bytes", type=int, default=8 * 1024 * 1024, help="max chunk body (default 8 MiB)")
     parser.add_argument("--no-fsync", action="store_true", help="skip fsync per write (faster, not crash-safe)")
+    parser.add_argument("--max-header-bytes", type=int, default=DEFAULT_MAX_HEADER_BYTES,
+                        help=f"max size of a request head, else 431 (default {DEFAULT_MAX_HEADER_BYTES})")
+    parser.add_argument("--max-headers", type=int, default=DEFAULT_MAX_HEADERS,
+                        help=f"max header fields per request, else 431 (default {DEFAULT_MAX_HEADERS})")
     parser.add_argument("--workers", type=int, default=1, help="server processes (validation is CPU-bound; default 1)")
     parser.add_argument("--log-level", default="info")
     sub = parser.add_subparsers(dest="command")
@@ -64,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         "FLEET_INGEST_KEYS_FILE": str(Path(args.keys_file).resolve()),
         "FLEET_INGEST_MAX_CHUNK_BYTES": str(args.max_chunk_bytes),
         "FLEET_INGEST_FSYNC": "0" if args.no_fsync else "1",
+        "FLEET_INGEST_MAX_HEADERS": str(args.max_headers),
     })
     uvicorn.run("fleet_assets.ingest.cli:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level.lower())
+                workers=args.workers, log_level=args.log_level.lower(),
+                # h11, not httptools: it bounds the request head (see http_limits)
+                http="fleet_assets.ingest.http_limits:LimitedH11Protocol",
+                h11_max_incomplete_event_size=args.max_header_bytes)
     return 0
 
 
@@ -80,6 +89,7 @@ def app_from_env():
         KeyRing.load(os.environ["FLEET_INGEST_KEYS_FILE"]),
         max_chunk_bytes=int(os.environ["FLEET_INGEST_MAX_CHUNK_BYTES"]),
         fsync=os.environ.get("FLEET_INGEST_FSYNC", "1") == "1",
+        max_headers=int(os.environ.get("FLEET_INGEST_MAX_HEADERS", DEFAULT_MAX_HEADERS)),
     )
 
 
