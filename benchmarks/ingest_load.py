@@ -48,14 +48,14 @@ def _port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: Path, fsync: bool, workers: int = 1):
+    def __init__(self, workdir: Path, fsync: bool, workers: int = 1, extra_args: list[str] | tuple = ()):
         self.data = workdir / "data"
         keys = workdir / "keys.json"
         keys.write_text(json.dumps({"devices": [{"device": "bench", "key_sha256": hashlib.sha256(KEY.encode()).hexdigest(),
                                                  "vins": [VIN]}]}))
         self.port = _port()
         cmd = [sys.executable, "-m", "fleet_assets.ingest.cli", "--data-dir", str(self.data), "--keys-file", str(keys),
-               "--port", str(self.port), "--log-level", "warning", "--workers", str(workers)] + ([] if fsync else ["--no-fsync"])
+               "--port", str(self.port), "--log-level", "warning", "--workers", str(workers)] + ([] if fsync else ["--no-fsync"]) + list(extra_args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30

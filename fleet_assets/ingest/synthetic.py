@@ -49,7 +49,7 @@ def synthetic_records(vin: str, trip_id: str, started_at: datetime, n_records: i
                 lat=49.5 + seq * 1e-4, lon=8.6 + seq * 1e-4,
                 speed_kph=round(speed, 2), rpm=800.0 if speed == 0 else 1500 + speed * 20,
                 coolant_c=85.0, throttle_pos=0.2, soc_pct=None,
-                fuel_level_pct=round(60 - seq * 0.001, 3),
+                fuel_level_pct=round(max(0.0, 60 - seq * 0.001), 3),  # long benchmark trips run dry, not negative
             )
         )
     return records
