@@ -2,14 +2,17 @@
 
 This layer authenticates, enforces size and content-type limits while the body
 streams in (so an oversized upload is cut off early instead of buffered), and
-maps ``IngestError`` to JSON. The rules themselves live in ``service``; the
-CPU/disk work runs in the thread pool to keep the event loop responsive.
+maps ``IngestError`` to JSON. The rules themselves live in ``service``; disk
+work runs in the thread pool, and with ``validate_workers`` > 0 chunk
+validation (CPU-bound, GIL-holding) runs in worker processes, so /healthz and
+other uploads are answered while a big chunk is checked.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fleet_protocol import CHUNK_CONTENT_TYPE
@@ -27,6 +30,7 @@ from fleet_assets.ingest.http_limits import DEFAULT_MAX_HEADERS, HeaderCountLimi
 from fleet_assets.ingest.keys import KeyRing
 from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.ingest.openapi import OPENAPI
+from fleet_assets.ingest.validation import ValidatorPool, summarise_chunk
 
 log = logging.getLogger("fleet_assets.ingest")
 MAX_JSON_BYTES = 1024 * 1024
@@ -40,8 +44,22 @@ def create_app(
     max_decompressed_bytes: int = service.DEFAULT_MAX_DECOMPRESSED_BYTES,
     fsync: bool = True,
     max_headers: int = DEFAULT_MAX_HEADERS,
+    validate_workers: int = 0,
 ) -> Starlette:
+    """The ASGI app; ``validate_workers`` 0 validates chunks in the request's thread (tests, small setups)."""
     zone = LandingZone(landing_dir, fsync=fsync)
+    pool = ValidatorPool(validate_workers) if validate_workers > 0 else None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        if pool is not None:
+            await run_in_threadpool(pool.warm)
+            log.info("chunk validation in %d worker process(es)", validate_workers)
+        try:
+            yield
+        finally:
+            if pool is not None:
+                await run_in_threadpool(pool.shutdown)
 
     async def create_trip(request: Request) -> JSONResponse:
         device = keys.authenticate(request.headers.get("authorization"))
@@ -77,6 +95,7 @@ def create_app(
             request.headers.get("x-chunk-sha256"),
             device,
             max_decompressed_bytes=max_decompressed_bytes,
+            validate=pool or summarise_chunk,
         )
         log.info("trip %s chunk %s (%d bytes) -> %s", trip_id, chunk_no, len(body), status)
         return JSONResponse(payload, status_code=status)
@@ -133,6 +152,7 @@ def create_app(
         exception_handlers={IngestError: on_ingest_error, HTTPException: on_http_error,
                             ClientDisconnect: on_client_disconnect},
         middleware=[Middleware(HeaderCountLimit, max_headers=max_headers)],
+        lifespan=lifespan,
     )
 
 

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from fleet_assets.ingest.http_limits import DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS
-from fleet_assets.resources.storage import default_data_dir
+
+# This module is imported again by every spawned process (uvicorn --workers, chunk validators): keep it light,
+# import anything heavy (the storage resource pulls in dagster) inside functions.
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Trip-chunk ingest server (offline-upload API, seed 004). Without a subcommand it serves HTTP; "
         "uploads land in <data-dir>/landing where the Dagster sensor picks up completed trips.",
     )
-    parser.add_argument("--data-dir", default=default_data_dir(), help="platform data dir (env FLEET_DATA_DIR, default ./data)")
+    parser.add_argument("--data-dir", help="platform data dir (env FLEET_DATA_DIR, default ./data)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     parser.add_argument("--keys-file", help="JSON keys file (sha256 of each device key + allowed VINs); required to serve")
@@ -28,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"max size of a request head, else 431 (default {DEFAULT_MAX_HEADER_BYTES})")
     parser.add_argument("--max-headers", type=int, default=DEFAULT_MAX_HEADERS,
                         help=f"max header fields per request, else 431 (default {DEFAULT_MAX_HEADERS})")
+    parser.add_argument("--validate-workers", type=int, default=os.cpu_count() or 1,
+                        help="processes per server process that validate chunks off the event loop "
+                        "(default: one per core; 0 = in the request thread)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (validation is CPU-bound; default 1)")
     parser.add_argument("--log-level", default="info")
     sub = parser.add_subparsers(dest="command")
@@ -42,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.data_dir is None:
+        from fleet_assets.resources.storage import default_data_dir
+
+        args.data_dir = default_data_dir()
     landing = Path(args.data_dir).expanduser().resolve() / "landing"
     if args.command == "import-dir":
         from fleet_assets.ingest.importer import import_dir
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "FLEET_INGEST_MAX_CHUNK_BYTES": str(args.max_chunk_bytes),
         "FLEET_INGEST_FSYNC": "0" if args.no_fsync else "1",
         "FLEET_INGEST_MAX_HEADERS": str(args.max_headers),
+        "FLEET_INGEST_VALIDATE_WORKERS": str(max(0, args.validate_workers)),
     })
     uvicorn.run("fleet_assets.ingest.cli:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level.lower(),
@@ -90,6 +100,7 @@ def app_from_env():
         max_chunk_bytes=int(os.environ["FLEET_INGEST_MAX_CHUNK_BYTES"]),
         fsync=os.environ.get("FLEET_INGEST_FSYNC", "1") == "1",
         max_headers=int(os.environ.get("FLEET_INGEST_MAX_HEADERS", DEFAULT_MAX_HEADERS)),
+        validate_workers=int(os.environ.get("FLEET_INGEST_VALIDATE_WORKERS", "0")),
     )
 
 

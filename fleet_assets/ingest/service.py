@@ -9,14 +9,13 @@ zone as it was.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from fleet_protocol import (
     ChunkError,
-    DtcRecord,
     InvalidIdError,
     TripManifest,
-    decode_chunk,
     sha256_hex,
     validate_chunk_no,
     validate_trip_id,
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from fleet_assets.ingest.errors import IngestError
 from fleet_assets.ingest.keys import Device
 from fleet_assets.ingest.landing import LandingZone
+from fleet_assets.ingest.validation import summarise_chunk
 
 DEFAULT_MAX_CHUNK_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
@@ -123,8 +123,12 @@ def put_chunk(
     device: Device | None,
     *,
     max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    validate: Callable[[bytes, str, str, int], dict] = summarise_chunk,
 ) -> tuple[int, dict]:
-    """PUT a chunk: verify checksum and every line, then store body + sidecar atomically."""
+    """PUT a chunk: verify checksum and every line, then store body + sidecar atomically.
+
+    ``validate`` is ``summarise_chunk`` or something that runs it elsewhere (the server's ``ValidatorPool``).
+    """
     trip_id = check_trip_id(trip_id)
     number = check_chunk_no(chunk_no)
     trip = load_trip(zone, trip_id, device)
@@ -140,19 +144,10 @@ def put_chunk(
     if existing is not None:
         return _same_chunk(existing, actual, trip_id, number)
     try:
-        records = decode_chunk(body, trip_id=trip_id, vin=trip["vin"], max_decompressed_bytes=max_decompressed_bytes)
+        summary = validate(body, trip_id, trip["vin"], max_decompressed_bytes)
     except ChunkError as exc:
         raise IngestError(422, "invalid_chunk", f"chunk {number}: {exc}") from None
-    sidecar = {
-        "no": number,
-        "sha256": actual,
-        "size_bytes": len(body),
-        "first_seq": records[0].seq,
-        "last_seq": records[-1].seq,
-        "records": len(records),
-        "dtcs": sum(isinstance(r, DtcRecord) for r in records),
-        "days": sorted({r.ts.date().isoformat() for r in records}),
-    }
+    sidecar = {"no": number, "sha256": actual, "size_bytes": len(body), **summary}
     with zone.trip_lock(trip_id):
         existing = zone.read_json(sidecar_path)
         if existing is not None:

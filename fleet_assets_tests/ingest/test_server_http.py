@@ -7,7 +7,9 @@ transport cannot show them; the server's own log (its stderr) is part of what is
 from __future__ import annotations
 
 import json
+import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -194,3 +196,80 @@ def test_ordinary_requests_are_within_the_limits(server, trip):
     resp = httpx.get(f"{server.url}/v1/trips/{trip.trip_id}", headers={"Authorization": f"Bearer {KEY_A}",
                                                                         "X-Pad": "a" * 4000})
     assert resp.status_code == 200 and resp.json()["trip_id"] == trip.trip_id
+
+
+# ---- item 15: chunk validation runs off the event loop ----
+
+def _validator_pids(server_pid: int) -> list[int]:
+    """Child processes of the server that are multiprocessing workers (not the resource tracker)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == server_pid and b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+def _send_put(port: int, trip, body: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(_put_head(trip, body) + b"\r\n" + body)
+    return sock
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict]:
+    sock.settimeout(60)
+    response = b""
+    while not (b"\r\n\r\n" in response and _complete(response)):
+        part = sock.recv(65536)
+        if not part:
+            break
+        response += part
+    sock.close()
+    return _status_and_json(response)
+
+
+def test_health_answers_while_a_chunk_is_being_validated(server, trip):
+    """Validators are frozen (SIGSTOP) so the upload is provably mid-validation while /healthz is asked."""
+    validators = _validator_pids(server.proc.pid)
+    assert validators, "chunk validation does not run in worker processes"
+    for pid in validators:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        sock = _send_put(server.port, trip, trip.chunks[1])
+        answered = 0
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            assert httpx.get(server.url + "/healthz", timeout=10).json() == {"ok": True}
+            answered += 1
+        assert not select.select([sock], [], [], 0)[0], "the upload was answered although its validator is frozen"
+        assert answered >= 3
+    finally:
+        for pid in validators:
+            os.kill(pid, signal.SIGCONT)
+    status, body = _read_response(sock)
+    assert status == 201 and body["stored"] is True
+
+
+def test_validator_killed_mid_chunk_is_503_and_lands_nothing(server, trip):
+    before = landing_snapshot(server.landing)
+    validators = _validator_pids(server.proc.pid)
+    for pid in validators:
+        os.kill(pid, signal.SIGSTOP)
+    sock = _send_put(server.port, trip, trip.chunks[1])
+    time.sleep(0.5)
+    for pid in validators:
+        os.kill(pid, signal.SIGKILL)
+    status, body = _read_response(sock)
+    assert (status, body) == (503, {"error": "validator_unavailable",
+                                    "message": "chunk validator restarted; retry the upload"})
+    assert landing_snapshot(server.landing) == before
+    # the pool is replaced: the retry goes through
+    status, body = _read_response(_send_put(server.port, trip, trip.chunks[1]))
+    assert status == 201, body
