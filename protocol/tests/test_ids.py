@@ -34,3 +34,25 @@ def test_vin_validation(bad):
     assert validate_vin("WAUZZZFY0R1234567") == "WAUZZZFY0R1234567"
     with pytest.raises(InvalidIdError, match="vin must be 17 characters"):
         validate_vin(bad)
+
+
+def test_trip_id_fast_path_accepts_exactly_the_canonical_round_trip():
+    """The regex fast path must agree with str(uuid.UUID(s)) == s on canonical ids and their near misses."""
+    import random
+    import uuid
+
+    rng = random.Random(7)
+    for _ in range(500):
+        canonical = str(uuid.UUID(int=rng.getrandbits(128)))
+        variants = [canonical, canonical.upper(), canonical.replace("-", ""), "{" + canonical + "}",
+                    "urn:uuid:" + canonical, canonical[:-1] + "g", canonical[:8] + "_" + canonical[9:], canonical + "\n"]
+        for value in variants:
+            try:
+                ok = str(uuid.UUID(value)) == value
+            except ValueError:
+                ok = False
+            if ok:
+                assert validate_trip_id(value) == value
+            else:
+                with pytest.raises(InvalidIdError):
+                    validate_trip_id(value)

@@ -11,6 +11,9 @@ import re
 import uuid
 
 _VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+# Exactly the strings for which str(uuid.UUID(s)) == s; checked on every line of every chunk, and a regex
+# match is ~10x cheaper than building a UUID object (it was 40% of validating a 200k-line chunk).
+_CANONICAL_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_CHUNK_NO = 99_999
 
 
@@ -20,6 +23,8 @@ class InvalidIdError(ValueError):
 
 def validate_trip_id(value: str) -> str:
     """Return ``value`` if it is a canonical lowercase UUID string."""
+    if isinstance(value, str) and _CANONICAL_UUID_RE.fullmatch(value):
+        return value
     if not isinstance(value, str) or len(value) != 36:
         raise InvalidIdError(f"trip_id must be a canonical UUID string, got {value!r}")
     try:
