@@ -10,7 +10,9 @@ process it competes only for a core. This module imports nothing but
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -35,12 +37,29 @@ def _ready() -> bool:
     return True
 
 
+def _exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Worker initializer: leave as soon as the server is gone.
+
+    Idle pool workers wait on their task queue forever, so a server killed
+    with SIGKILL (or by the OOM killer) would leave them running. Reparenting
+    changes ``getppid()``; polling it is portable and costs nothing.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class ValidatorPool:
     """``summarise_chunk`` in up to ``workers`` spawned processes; callable from any thread.
 
     Spawned, not forked: the server process runs threads, and a fork copies
-    their locks in whatever state they are. A worker that dies (e.g. killed
-    for memory) breaks the executor; the pool is then replaced and the request
+    their locks in whatever state they are. Workers exit when the server
+    process does, however it ends. A worker that dies (e.g. killed for
+    memory) breaks the executor; the pool is then replaced and the request
     answered 503, which uploaders retry.
     """
 
@@ -52,7 +71,10 @@ class ValidatorPool:
     def _get(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with_parent, initargs=(os.getpid(),),
+                )
             return self._executor
 
     def warm(self) -> None:

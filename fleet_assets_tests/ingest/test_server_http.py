@@ -217,6 +217,13 @@ def _validator_pids(server_pid: int) -> list[int]:
     return pids
 
 
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # zombies have exited
+    except OSError:
+        return False
+
+
 def _send_put(port: int, trip, body: bytes) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(_put_head(trip, body) + b"\r\n" + body)
@@ -273,3 +280,20 @@ def test_validator_killed_mid_chunk_is_503_and_lands_nothing(server, trip):
     # the pool is replaced: the retry goes through
     status, body = _read_response(_send_put(server.port, trip, trip.chunks[1]))
     assert status == 201, body
+
+
+def test_validators_exit_when_the_server_is_killed(tmp_path):
+    """A SIGKILLed (e.g. OOM-killed) server must not leave its validator processes running forever."""
+    srv = Server(tmp_path)
+    validators = _validator_pids(srv.proc.pid)
+    assert validators
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    alive = validators
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in validators if _running(pid)]
+    for pid in alive:  # clean up before failing
+        os.kill(pid, signal.SIGKILL)
+    assert alive == [], "validator processes outlived the server"
