@@ -67,9 +67,12 @@ _SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _PROGRAM = re.compile(r"^(?:\.|source|(?:\.{1,2}/|\.venv/bin/)?[a-z][a-z0-9_.-]*(?:/[a-z0-9_.-]+)*)$")
 
 
-def _shell_lines(block: str) -> list[str]:
+def _shell_lines(block: str, *, console: bool = False) -> list[str]:
+    """Commands of a shell block; in a ``console`` block only the ``$ `` lines (the rest is output)."""
     commands, pending = [], ""
     for raw in block.splitlines():
+        if console and not pending and not raw.startswith("$ "):
+            continue
         line = re.sub(r"(^|\s)#\s.*$", "", raw).rstrip()  # comments (a '#' that starts a word)
         line = re.sub(r"^\$\s+", "", line)  # console prompt
         if pending:
@@ -96,7 +99,7 @@ def readme_commands(text: str) -> list[str]:
     found = []
     for lang, body in _FENCE.findall(text):
         if lang.lower() in SHELL_LANGS:
-            found += _shell_lines(body)
+            found += _shell_lines(body, console=lang.lower() == "console")
     prose = _FENCE.sub("", text)
     found += [span.strip() for span in _SPAN.findall(prose) if _is_command_span(span.strip())]
     return list(dict.fromkeys(found))
@@ -308,8 +311,8 @@ def _check(command: str, root: Path, start, free_port) -> None:
         for project in tokens[2:]:
             _check_installed_from(project, root)
         return
-    assert exe in (".", "source") or shutil.which(exe, path=_env(root)["PATH"]) or (root / exe).is_file(), \
-        f"`{command}`: {exe} is not installed (not on PATH with the venv active)"
+    resolved = _run(["bash", "-c", 'type -t "$1"', "_", exe], root).stdout.strip()  # file, builtin (export, .), …
+    assert resolved, f"`{command}`: {exe} is not installed (not on PATH with the venv active)"
     if kind == "synopsis":
         _check_synopsis(tokens, root)
     else:
@@ -322,8 +325,9 @@ def test_commands_are_discovered():
     assert len(COMMANDS) >= 10, COMMANDS
     assert "make dev" in COMMANDS and "make test" in COMMANDS
     assert any(c.startswith("edge-collector ") for c in COMMANDS) and any(c.startswith("fleet-") for c in COMMANDS)
-    sample = "x\n```bash\nfoo --a 1 \\\n  --b 2   # note\n```\n```python\nnot_a(command)\n```\nrun `bar baz` or `qux`."
-    assert readme_commands(sample) == ["foo --a 1 --b 2", "bar baz"]
+    sample = ("x\n```bash\nfoo --a 1 \\\n  --b 2   # note\n```\n```python\nnot_a(command)\n```\n"
+              "```console\n$ echo hi\nhi\n```\nrun `bar baz` or `qux`; `provider = \"edge\"`.")
+    assert readme_commands(sample) == ["foo --a 1 --b 2", "echo hi", "bar baz"]
 
 
 @pytest.mark.slow  # ~25 CLI start-ups, each importing its stack, and three servers: about a minute on 2 cores
@@ -339,6 +343,7 @@ def test_readme_command_works(command, checkout, process_group, free_port):
     ("edge-collector run | replay | fly", "`fly` is not a subcommand"),
     ("fleet-storage query \"SELECT * FROM no_such_view\"", "exited 2"),
     ("make no-such-target", "make -n no-such-target"),
+    ("export FLEET_X=1 && no-such-tool --help", "exited 127"),
     ("pip install ./fleet_assets", "./fleet_assets has no pyproject.toml"),
     ("fleet-ingest-server --data-dir data import-dir /no/such/usb --bogus", "has no option --bogus"),
 ])
