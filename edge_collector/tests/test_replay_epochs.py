@@ -18,7 +18,8 @@ from edge_collector.replay import read_log_lines, replay
 from .conftest import VIN
 from .nmea_pty import nmea_log
 
-# A UBX NAV-PVT frame header plus payload bytes, as it precedes "$GNRMC" on one line of gpsd's ublox-8.log.
+# Binary in UBX framing (sync 0xB5 0x62, NAV-PVT class/id 0x01 0x07, then payload bytes). gpsd's ublox-8.log (not
+# in this repo) has such a line with a valid "$GNRMC" glued to its end; these bytes are made up, the sentence is real.
 UBX_JUNK = b"\xb5b\x01\x07\\\x00\x00\x10\x9b\x1c\xe1\x07\x01\t\x00\n4\xf7\xff\xff\xff"
 
 
