@@ -85,10 +85,8 @@ def cmd_query(args) -> int:
     except duckdb.Error as exc:  # not a DuckDB file, or locked by a foreign writer
         return _duckdb_failed(exc)
     try:
-        relation = con.sql(args.sql)
-        if relation is None:  # a statement without a result (SET, PRAGMA …)
-            print("OK")
-        elif args.csv:
+        relation = con.sql(args.sql)  # DuckDB 2.0: a relation for every statement (SET gives a Success row)
+        if args.csv:
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(relation.columns)
             writer.writerows(relation.fetchall())

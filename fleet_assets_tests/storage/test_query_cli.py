@@ -99,3 +99,13 @@ def test_query_while_another_process_reads_and_the_catalog_is_rebuilt(data_dir, 
         holder.wait(timeout=30)
     with connect_catalog_readonly(data_dir / "warehouse.duckdb") as con:
         assert con.execute("SELECT count(*) FROM telemetry").fetchone()[0] == 10
+
+
+def test_a_file_that_is_not_a_catalog_is_one_line_and_left_alone(tmp_path):
+    catalog = tmp_path / "warehouse.duckdb"
+    catalog.write_bytes(b"not a database\n" * 100)
+    result = _cli("--data-dir", str(tmp_path), "query", "SELECT 1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: "), result.stderr
+    assert catalog.read_bytes() == b"not a database\n" * 100
+    assert [p.name for p in tmp_path.iterdir()] == ["warehouse.duckdb"]
