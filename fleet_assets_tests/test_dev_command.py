@@ -8,8 +8,6 @@ the whole process group.
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,15 +23,9 @@ WORKSPACE_QUERY = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_make_dev_starts_ui_and_ingest_api(tmp_path):
-    dagster_port, ingest_port = _free_port(), _free_port()
+def test_make_dev_starts_ui_and_ingest_api(tmp_path, free_port, process_group):
+    dagster_port, ingest_port = free_port(), free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -42,23 +34,13 @@ def test_make_dev_starts_ui_and_ingest_api(tmp_path):
            "INGEST_PORT": str(ingest_port)}
     for name in ("MOTIVE_API_KEY", "SAMSARA_API_TOKEN", "SEC_AUTH_TOKEN"):
         env.pop(name, None)
-    log = (tmp_path / "dev.log").open("w")
-    proc = subprocess.Popen(["bash", "scripts/dev.sh"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with (tmp_path / "dev.log").open("w") as log:
+        proc = process_group(["bash", "scripts/dev.sh"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         entries = _wait_for_location(dagster_port, proc, tmp_path / "dev.log")
         assert [e["name"] for e in entries] == ["fleet_assets"]
         assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", entries
         openapi = httpx.get(f"http://127.0.0.1:{ingest_port}/openapi.json", timeout=5).json()
         assert "/v1/trips" in openapi["paths"]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def _wait_for_location(port: int, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> list[dict]:

@@ -16,7 +16,7 @@ from edge_collector.cli import main
 from edge_collector.synthetic import synthetic_drive
 
 from .conftest import VIN
-from .nmea_pty import NmeaPty, nmea_log, wait_for
+from .nmea_pty import NmeaPty, log_lines, nmea_log, wait_for
 
 _BIN = Path(sys.executable).parent / "edge-collector"
 CMD = [str(_BIN)] if _BIN.exists() else [sys.executable, "-m", "edge_collector.cli"]  # the console script
@@ -200,3 +200,19 @@ def test_live_run_with_obd_emulator_and_gps(tmp_path):
     assert len(with_obd) >= 5 and any(r["lat"] is not None for r in with_obd)
     final = json.loads(status_file.read_text())
     assert final["obd"]["connected"] is True and final["obd"]["vin"] == trip["vin"]
+
+
+def test_status_says_never_when_nothing_was_stored(tmp_path):
+    """A replay of a receiver that never got a fix stores nothing: no 1970 timestamp in `status`."""
+    lines = log_lines("bt451.log")
+    first_fix = next(i for i, line in enumerate(lines) if line.startswith(b"$GPRMC,") and b",A," in line)
+    log = tmp_path / "nofix.log"
+    log.write_bytes(b"\r\n".join(lines[:first_fix]) + b"\r\n")  # the real no-fix start of bt451.log
+    db, status_file = tmp_path / "b.db", tmp_path / "status.json"
+    result = _cli("replay", "--db", str(db), "--vin", VIN, "--nmea", str(log), "--status-file", str(status_file))
+    assert result.returncode == 0, result.stderr
+    assert "0 records stored" in result.stdout
+    status = _cli("status", "--db", str(db), "--status-file", str(status_file))
+    assert status.returncode == 0, status.stderr
+    assert "updated never" in status.stdout and "1970" not in status.stdout, status.stdout
+    assert json.loads(status_file.read_text())["updated_at"] is None

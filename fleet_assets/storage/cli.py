@@ -1,13 +1,14 @@
-"""``fleet-storage``: inspect, export, prune and re-catalog the Parquet datasets."""
+"""``fleet-storage``: inspect, export, prune, re-catalog and query the Parquet datasets."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
 from fleet_assets.resources.storage import FleetStorage
-from fleet_assets.storage.catalog import DATASETS, build_catalog
+from fleet_assets.storage.catalog import DATASETS, build_catalog, connect_catalog_readonly
 from fleet_assets.storage.loading import load_date_range
 from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
 from fleet_assets.storage.retention import delete_old_partitions
@@ -69,6 +70,42 @@ def cmd_rebuild_catalog(args) -> int:
     return 0
 
 
+def cmd_query(args) -> int:
+    """One SQL statement against the catalog, opened read-only.
+
+    Read-only so it never takes DuckDB's write lock: the catalog writer replaces
+    the file atomically meanwhile, and this reader keeps its open snapshot.
+    This is the supported stand-in for the DuckDB command-line tool, which is not
+    installed (the Python package is, at the pinned version).
+    """
+    import duckdb
+
+    try:
+        con = connect_catalog_readonly(_storage(args).duckdb_path)
+    except duckdb.Error as exc:  # not a DuckDB file, or locked by a foreign writer
+        return _duckdb_failed(exc)
+    try:
+        relation = con.sql(args.sql)  # DuckDB 2.0: a relation for every statement (SET gives a Success row)
+        if args.csv:
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(relation.columns)
+            writer.writerows(relation.fetchall())
+        else:
+            relation.show(max_rows=args.max_rows, max_width=args.max_width)
+    except duckdb.Error as exc:
+        return _duckdb_failed(exc)
+    finally:
+        con.close()
+    return 0
+
+
+def _duckdb_failed(exc: Exception) -> int:
+    """DuckDB errors span several lines (caret diagrams, hints): the first one says what is wrong."""
+    text = str(exc).strip()
+    print(f"error: {text.splitlines()[0] if text else type(exc).__name__}", file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fleet-storage",
@@ -90,7 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("rebuild-catalog", help="(re)create warehouse.duckdb views over the datasets").set_defaults(
         func=cmd_rebuild_catalog
     )
+    query = sub.add_parser(
+        "query",
+        help="run SQL against warehouse.duckdb (read-only) and print a table",
+        description="Run one SQL statement against the DuckDB catalog (views: "
+        + ", ".join(DATASETS) + "), opened read-only so it never blocks the catalog writer.",
+        epilog='example: fleet-storage query "SELECT provider, count(*) FROM telemetry GROUP BY 1"',
+    )
+    query.add_argument("sql", help="SQL statement, e.g. \"SELECT * FROM telemetry LIMIT 5\"")
+    query.add_argument("--csv", action="store_true", help="print CSV (header + every row) instead of a table")
+    query.add_argument("--max-rows", type=_positive_int, default=40, help="rows shown in the table (default 40)")
+    query.add_argument("--max-width", type=_positive_int, default=200, help="table width in characters (default 200)")
+    query.set_defaults(func=cmd_query)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

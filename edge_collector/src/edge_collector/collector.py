@@ -166,7 +166,8 @@ class Collector:
         finally:
             self.shutdown(clock())
 
-    def shutdown(self, now: float) -> None:
+    def shutdown(self, now: float | None) -> None:
+        """Flush, write the final status (``now`` None: no clock time was ever seen) and stop the hook worker."""
         self.flush()
         self.write_status(now, force=True, state="stopped")
         if self._hooks is not None:
@@ -331,11 +332,12 @@ class Collector:
         self._flush_error = None
 
     # -- status --------------------------------------------------------------------------------
-    def write_status(self, now: float, *, force: bool = False, state: str | None = None) -> None:
+    def write_status(self, now: float | None, *, force: bool = False, state: str | None = None) -> None:
         path = self.config.status_path
-        if path is None or (not force and now < self._next_status):
+        if path is None or (not force and (now is None or now < self._next_status)):
             return
-        self._next_status = now + self.config.status_interval_s
+        if now is not None:
+            self._next_status = now + self.config.status_interval_s
         obd = None
         if self.obd is not None:
             obd = {"port": self.obd.port, "connected": self.obd.connected, "status": self.obd.last_status,
@@ -346,7 +348,7 @@ class Collector:
         try:
             write_status(path, {
                 "state": state or ("in trip" if self.trip_id else "idle"),
-                "updated_at": _utc(now).isoformat(),
+                "updated_at": _utc(now).isoformat() if now is not None else None,
                 "trip_id": self.trip_id,
                 "clock_offset_s": self.clock_offset_s,
                 "acked_records": self.acked,

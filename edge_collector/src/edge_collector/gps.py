@@ -48,6 +48,55 @@ class GpsCounters:
         return data
 
 
+@dataclass(frozen=True)
+class ParsedLine:
+    """One raw receiver line: its sentence, or the ``GpsCounters`` field that counts its rejection."""
+
+    msg: pynmea2.NMEASentence | None = None  # None for a blank or rejected line
+    rejected: str | None = None  # 'garbage', 'checksum_errors', 'unknown_sentences' or 'parse_errors'
+    resynced: bool = False  # binary noise before the sentence was cut off
+
+    @property
+    def is_rmc(self) -> bool:
+        return self.msg is not None and self.msg.sentence_type == "RMC"
+
+
+def parse_line(line: str | bytes) -> ParsedLine:
+    """Parse one line, cutting binary noise glued in front of a sentence at its last '$'.
+
+    Shared by the live reader (``GpsState.feed_line``) and the replay clock, so
+    both agree on which lines are sentences (a resynced RMC is an epoch too).
+    """
+    text = line.decode("ascii", "replace") if isinstance(line, bytes) else line
+    text = text.strip()
+    if not text:
+        return ParsedLine()
+    resynced = False
+    if not text.startswith("$"):
+        if "$" not in text:
+            return ParsedLine(rejected="garbage")
+        text, resynced = text[text.rfind("$"):], True
+    try:
+        return ParsedLine(pynmea2.parse(text, check=True), resynced=resynced)
+    except pynmea2.ChecksumError:
+        rejected = "checksum_errors"
+    except pynmea2.SentenceTypeError:
+        rejected = "unknown_sentences"
+    except (pynmea2.ParseError, ValueError, TypeError):
+        rejected = "parse_errors"
+    return ParsedLine(rejected=rejected, resynced=resynced)
+
+
+def rmc_utc(msg) -> float | None:
+    """Receiver UTC time (epoch seconds) of a valid RMC with date and time, else None."""
+    try:
+        if msg.status == "A" and msg.datestamp and msg.timestamp:
+            return msg.datetime.timestamp()
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return None
+
+
 class GpsState:
     """Folds sentences into the current fix. Thread-safe: a reader thread feeds, the sampler reads."""
 
@@ -63,28 +112,18 @@ class GpsState:
 
     def feed_line(self, line: str | bytes, now: float) -> pynmea2.NMEASentence | None:
         """Parse one line at collector time ``now``; return the sentence, or None if it was skipped."""
-        text = line.decode("ascii", "replace") if isinstance(line, bytes) else line
-        text = text.strip()
+        return self.feed(parse_line(line), now)
+
+    def feed(self, parsed: ParsedLine, now: float) -> pynmea2.NMEASentence | None:
+        """Count and apply an already parsed line; None if it was rejected (then the fix is unchanged)."""
         with self._lock:
             self.counters.lines += 1
-            if not text:
+            self.counters.resynced += parsed.resynced
+            if parsed.rejected:
+                setattr(self.counters, parsed.rejected, getattr(self.counters, parsed.rejected) + 1)
                 return None
-            if not text.startswith("$"):
-                if "$" not in text:
-                    self.counters.garbage += 1
-                    return None
-                text = text[text.rfind("$"):]  # binary noise glued in front of a sentence
-                self.counters.resynced += 1
-            try:
-                msg = pynmea2.parse(text, check=True)
-            except pynmea2.ChecksumError:
-                self.counters.checksum_errors += 1
-                return None
-            except pynmea2.SentenceTypeError:
-                self.counters.unknown_sentences += 1
-                return None
-            except (pynmea2.ParseError, ValueError, TypeError):
-                self.counters.parse_errors += 1
+            msg = parsed.msg
+            if msg is None:  # blank line
                 return None
             try:
                 self._apply(msg, now)
@@ -103,12 +142,14 @@ class GpsState:
             if msg.status != "A":
                 self._lose_fix()
                 return
-            self._date = msg.datestamp
+            # Every field is converted before any state changes: a rejected RMC leaves the fix as it was.
             gps_time = msg.datetime if msg.datestamp and msg.timestamp else None
             speed = float(msg.spd_over_grnd) * KNOTS_TO_KPH if msg.spd_over_grnd is not None else None
             heading = float(msg.true_course) if msg.true_course is not None else None
+            lat, lon = _position(msg)
+            self._date = msg.datestamp
             self._speed_kph, self._heading = speed, heading
-            self._set_position(msg.latitude, msg.longitude, now, gps_time=gps_time)
+            self._set_position(lat, lon, now, gps_time=gps_time)
         elif kind == "GGA":
             if not msg.gps_qual:
                 self._lose_fix()
@@ -116,7 +157,7 @@ class GpsState:
             gps_time = None
             if self._date and msg.timestamp:
                 gps_time = datetime.combine(self._date, msg.timestamp).replace(tzinfo=timezone.utc)
-            self._set_position(msg.latitude, msg.longitude, now, quality=int(msg.gps_qual), gps_time=gps_time)
+            self._set_position(*_position(msg), now, quality=int(msg.gps_qual), gps_time=gps_time)
         elif kind == "VTG":
             if getattr(msg, "faa_mode", None) == "N":
                 return
@@ -133,10 +174,7 @@ class GpsState:
             elif self._fix is not None:
                 self._fix = replace(self._fix, fix_type=self._fix_type)
 
-    def _set_position(self, lat, lon, now, *, quality=None, gps_time=None) -> None:
-        lat, lon = float(lat), float(lon)
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise ValueError(f"position out of range: {lat}, {lon}")
+    def _set_position(self, lat: float, lon: float, now, *, quality=None, gps_time=None) -> None:
         prev = self._fix
         if quality is None and prev is not None:
             quality = prev.quality
@@ -164,6 +202,13 @@ class GpsState:
             fix = self._fix
             counters = self.counters.as_dict()
         return {"fix": _fix_dict(fix), "counters": counters}
+
+
+def _position(msg) -> tuple[float, float]:
+    lat, lon = float(msg.latitude), float(msg.longitude)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"position out of range: {lat}, {lon}")
+    return lat, lon
 
 
 def _fix_dict(fix: GpsFix | None) -> dict | None:

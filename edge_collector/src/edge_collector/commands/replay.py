@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                                                      flush=True))
             if not args.keep_open:
                 collector.end_current_trip("end of replay")
-            collector.shutdown(collector.detector.last_ts or 0.0)
+            collector.shutdown(collector.detector.last_ts)  # None when nothing was observed: status says "never"
             counters = collector.gps.counters
     finally:
         if obd:

@@ -58,7 +58,7 @@ def _live_lines(live: dict) -> str:
     if "error" in live:
         return live["error"]
     lines = [f"collector {'running' if live['running'] else 'NOT running'} (pid {live.get('pid')}), "
-             f"state {live.get('state')}, updated {live.get('updated_at')}"]
+             f"state {live.get('state')}, updated {live.get('updated_at') or 'never'}"]
     fix = (live.get("gps") or {}).get("fix")
     lines.append(f"  last fix: {fix['lat']:.6f}, {fix['lon']:.6f}" if fix else "  last fix: none")
     sample = live.get("last_sample")
