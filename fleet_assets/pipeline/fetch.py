@@ -70,7 +70,9 @@ def fetch_motive_day(client, day: str) -> RawDay:
     locations = motive_location_records(result.locations)
     counts = {"vehicles": len(vehicles), "locations": len(locations)}
     files = {"vehicles": records_to_ndjson(vehicles), "locations": records_to_ndjson(locations)}
-    return RawDay(files=files, manifest=_manifest("motive", day, window, counts), counts=counts)
+    manifest = _manifest("motive", day, window, counts)
+    manifest["units"] = result.units  # what X-Metric-Units asked for: normalisation converts on this
+    return RawDay(files=files, manifest=manifest, counts=counts)
 
 
 def fetch_samsara_day(client, day: str) -> RawDay:

@@ -81,9 +81,14 @@ class ProviderClient:
     def format_datetime(self, value: datetime) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def request_headers(self) -> dict[str, str]:
+        """Headers sent on every call besides auth (none by default)."""
+        return {}
+
     # -- plumbing --------------------------------------------------------------
     def session(self) -> ProviderSession:
-        return ProviderSession(self.settings, self.limiter, self.auth_headers(), self.transport)
+        return ProviderSession(self.settings, self.limiter, {**self.request_headers(), **self.auth_headers()},
+                               self.transport)
 
     def run(self, body: Callable[[ProviderSession], Awaitable[T]]) -> T:
         """Open a session, run ``body(session)`` on an event loop, count requests."""

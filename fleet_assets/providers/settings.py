@@ -34,6 +34,7 @@ class ClientSettings:
     max_concurrency: int = 10
     fallback_retry_after_s: float = 5.0  # 429 without a usable Retry-After header
     user_agent: str = "fleet-assets/0.1 (+httpx)"
+    metric_units: bool = False  # Motive: the unit system asked for with X-Metric-Units on every call
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect_timeout_s, read=self.read_timeout_s,

@@ -6,7 +6,9 @@ each front end sleeps its own way (``time.sleep``, ``asyncio.sleep`` or a
 simulated read timeout). Order of checks mirrors a real API: route, auth,
 server rate limit, injected fault, then the body (with data-level faults).
 Every request is appended to :attr:`SandboxBackend.requests` so tests and
-benchmarks can count what really went over the wire.
+benchmarks can count what really went over the wire. Every response carries
+``X-Fleet-Sandbox: true`` so a client can tell simulated data from real data
+whatever base URL it was given.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ MOTIVE_MAX_PER_PAGE = 100
 MOTIVE_MAX_SPAN_DAYS = 92
 SAMSARA_TYPES = ("engineStates", "gps", "obdOdometerMeters")
 ODOMETER_EVERY = 5  # one odometer reading per 5 gps readings
+SANDBOX_HEADER = "X-Fleet-Sandbox"
+_SECRET_HEADERS = ("x-api-key", "authorization")
 
 
 @dataclass
@@ -49,6 +53,7 @@ class RequestRecord:
     attempt: int
     status: int
     fault: str | None
+    headers: dict = field(default_factory=dict)  # lower-cased, credentials removed
 
 
 class BadRequest(Exception):
@@ -117,9 +122,9 @@ class SandboxBackend:
         path = unquote(path)
         provider = "motive" if path.startswith(("/v1/", "/v3/")) else "samsara" if path.startswith("/fleet/") else ""
         if path == "/healthz":
-            return _json(200, {"ok": True})
+            return _json(200, {"ok": True}, **{SANDBOX_HEADER: "true"})
         if not provider or method.upper() != "GET":
-            return _json(404, {"message": f"no route for {method} {path}"})
+            return _json(404, {"message": f"no route for {method} {path}"}, **{SANDBOX_HEADER: "true"})
         arrived = time.monotonic()
         key = f"{provider}|{path}|" + "&".join(f"{k}={v}" for k, v in sorted(query.items()))
         with self._lock:
@@ -127,9 +132,11 @@ class SandboxBackend:
             self._attempts[key] += 1
         response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
         response.delay_s += self.config.latency_ms / 1000.0
+        response.headers[SANDBOX_HEADER] = "true"
+        seen = {k.lower(): v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
         with self._lock:
             self.requests.append(RequestRecord(arrived, provider, path, dict(query), attempt,
-                                               response.status, fault))
+                                               response.status, fault, seen))
         return response
 
     def _respond(self, provider, path, query, headers, key, attempt) -> tuple[SandboxResponse, str | None]:
@@ -154,7 +161,7 @@ class SandboxBackend:
             status = int(fault[5:])
             return SandboxResponse(status, STATUS_TEXT[status].encode(), {"Content-Type": "text/plain"}), fault
         try:
-            response = self._route(provider, path, query, key)
+            response = self._route(provider, path, query, key, lower)
         except BadRequest as exc:
             msg = {"error_message": str(exc)} if provider == "motive" else {"message": str(exc)}
             return _json(400, msg), fault
@@ -166,11 +173,11 @@ class SandboxBackend:
             response.delay_s += c.faults.timeout_s
         return response, fault
 
-    def _route(self, provider: str, path: str, query: dict, key: str) -> SandboxResponse:
+    def _route(self, provider: str, path: str, query: dict, key: str, headers: dict) -> SandboxResponse:
         if path == "/v1/vehicles":
             return self._motive_vehicles(query)
         if path.startswith("/v3/vehicle_locations/") and path.count("/") == 3:
-            return self._motive_locations(path.rsplit("/", 1)[1], query, key)
+            return self._motive_locations(path.rsplit("/", 1)[1], query, key, self._motive_metric(headers))
         if path == "/fleet/vehicles":
             return self._samsara_vehicles(query)
         if path == "/fleet/vehicles/stats/history":
@@ -214,7 +221,16 @@ class SandboxBackend:
         return _json(200, {"vehicles": items,
                            "pagination": {"per_page": per_page, "page_no": page_no, "total": len(self.motive)}})
 
-    def _motive_locations(self, vehicle_id: str, query: dict, key: str) -> SandboxResponse:
+    def _motive_metric(self, headers: dict) -> bool:
+        """``X-Metric-Units`` decides; without it, the company's unit setting (never the vehicle flag)."""
+        value = headers.get("x-metric-units")
+        if value is None:
+            return self.config.motive_company_units == "metric"
+        if value.strip().lower() not in ("true", "false"):
+            raise BadRequest(f"X-Metric-Units must be true or false, got {value!r}")
+        return value.strip().lower() == "true"
+
+    def _motive_locations(self, vehicle_id: str, query: dict, key: str, metric: bool) -> SandboxResponse:
         v = self._motive_by_id.get(vehicle_id)
         if v is None:
             return _json(404, {"error_message": f"Vehicle {vehicle_id} not found"})
@@ -238,7 +254,8 @@ class SandboxBackend:
                 if p.t > now or self._late(gen, v.provider_id, int(p.t)):
                     continue
                 shift = 0 if not track.shifts or p.t <= track.shifts[0][1] else 1
-                record = {"vehicle_location": wire.motive_location(c.seed, v, p, crews[shift] if crews else None)}
+                record = {"vehicle_location": wire.motive_location(c.seed, v, p, crews[shift] if crews else None,
+                                                                      metric)}
                 items.append(record)
                 if self._dup(v.provider_id, int(p.t)):
                     items.append(record)
