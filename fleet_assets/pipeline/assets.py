@@ -103,6 +103,9 @@ def _raw_asset(provider: str, fetch):
                 "raw_bytes": sum(len(b) for b in raw.files.values()),
                 "path": dg.MetadataValue.path(str(path)),
                 "window": dg.MetadataValue.json(raw.manifest["window"]),
+                "sandbox": raw.manifest["sandbox"],  # simulated data must never pass for real data
+                "source": raw.manifest["source"] or "unknown",
+                **({"units": raw.manifest["units"]} if "units" in raw.manifest else {}),
             }
         )
 
@@ -124,7 +127,8 @@ def _normalized_asset(provider: str):
     )
     def _asset(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
         day = context.partition_key
-        result = normalize_provider_day(provider, read_raw(storage.raw_dir, provider, day), day)
+        raw = read_raw(storage.raw_dir, provider, day)
+        result = normalize_provider_day(provider, raw, day)
         context.log.info(f"{name} {day}: {result.table.num_rows} rows ({result.duplicates} duplicates dropped)")
         return publish_partition(
             storage, name, day, result.table,
@@ -134,6 +138,7 @@ def _normalized_asset(provider: str):
             stages={"raw points (fetch window)": result.raw_points_total, "inside the day": result.raw_points_in_day},
             raw_points_total=result.raw_points_total,
             outside_day_dropped=result.raw_points_total - result.raw_points_in_day,
+            sandbox=raw.manifest.get("sandbox"),  # absent in raw data fetched before it was recorded
         )
 
     return _asset

@@ -46,13 +46,16 @@ def open_client(resource):
         yield client
 
 
-def _manifest(provider: str, day: str, window: dict[str, datetime], counts: dict[str, int]) -> dict:
+def _manifest(client, provider: str, day: str, window: dict[str, datetime], counts: dict[str, int]) -> dict:
+    """What was fetched, when, from where; ``sandbox`` is true when the sandbox answered (simulated data)."""
     return {
         "provider": provider,
         "day": day,
         "fetched_at": datetime.now(UTC).isoformat(),
         "window": {k: v.isoformat() for k, v in window.items()},
         "counts": counts,
+        "sandbox": bool(getattr(client, "served_by_sandbox", False)),
+        "source": getattr(client, "source", None),
     }
 
 
@@ -70,7 +73,7 @@ def fetch_motive_day(client, day: str) -> RawDay:
     locations = motive_location_records(result.locations)
     counts = {"vehicles": len(vehicles), "locations": len(locations)}
     files = {"vehicles": records_to_ndjson(vehicles), "locations": records_to_ndjson(locations)}
-    manifest = _manifest("motive", day, window, counts)
+    manifest = _manifest(client, "motive", day, window, counts)
     manifest["units"] = result.units  # what X-Metric-Units asked for: normalisation converts on this
     return RawDay(files=files, manifest=manifest, counts=counts)
 
@@ -87,4 +90,4 @@ def fetch_samsara_day(client, day: str) -> RawDay:
     }
     files = {"stats": records_to_ndjson(stats), "assignments": records_to_ndjson(assignments)}
     window = {**stats_window, "assignments_start": start, "assignments_end": end}
-    return RawDay(files=files, manifest=_manifest("samsara", day, window, counts), counts=counts)
+    return RawDay(files=files, manifest=_manifest(client, "samsara", day, window, counts), counts=counts)

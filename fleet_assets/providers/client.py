@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -26,6 +27,16 @@ from fleet_assets.providers.ratelimit import RateLimiter
 from fleet_assets.providers.settings import ClientSettings
 
 T = TypeVar("T")
+
+
+def public_url(url: str) -> str:
+    """``url`` without user:password (a proxy URL may embed them): safe for logs and manifests."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
@@ -44,6 +55,7 @@ class ProviderClient:
     provider = ""
     default_base_url = ""
     credential_env_var = ""
+    base_url_env_var = ""
 
     @classmethod
     def from_credential(cls, credential: str, base_url: str | None = None, **settings):
@@ -61,6 +73,8 @@ class ProviderClient:
         self.registry = registry
         self.requests_sent = 0  # across calls, for logs/metadata
         self.status_counts: Counter[int] = Counter()  # HTTP status -> responses across calls (0 = none)
+        self.sandbox_responses = 0  # responses marked by fleet_assets.sandbox (simulated data)
+        self.source = public_url(settings.base_url)  # where the data came from, for manifests and metadata
 
     def __repr__(self) -> str:  # never shows the credential
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
@@ -99,7 +113,13 @@ class ProviderClient:
                 finally:
                     self.requests_sent += session.requests_sent
                     self.status_counts.update(session.status_counts)
+                    self.sandbox_responses += session.sandbox_responses
         return run_sync(main)
+
+    @property
+    def served_by_sandbox(self) -> bool:
+        """True once any response came from fleet_assets.sandbox (in-process or a loopback server)."""
+        return self.sandbox_responses > 0
 
     def endpoint(self, name: str) -> Endpoint:
         return self.registry.get(self.provider, name)

@@ -34,6 +34,7 @@ from fleet_assets.providers.retry_after import parse_retry_after
 from fleet_assets.providers.settings import ClientSettings
 
 log = logging.getLogger("fleet_assets.providers")
+SANDBOX_MARKER_HEADER = "X-Fleet-Sandbox"  # sent by fleet_assets.sandbox on every response, never by a provider
 
 
 class _Transient(Exception):
@@ -54,6 +55,7 @@ class ProviderSession:
         self.auth_error: ProviderAuthError | None = None
         self.requests_sent = 0
         self.status_counts: Counter[int] = Counter()  # HTTP status -> responses (0 = no response)
+        self.sandbox_responses = 0  # responses carrying the sandbox marker: the data is simulated
         self._http = httpx.AsyncClient(
             base_url=settings.base_url, headers={**auth_headers, "Accept": "application/json",
                                                  "User-Agent": settings.user_agent},
@@ -134,6 +136,8 @@ class ProviderSession:
                 raise _Transient("connection", f"connection error ({type(exc).__name__}: {exc})") from None
         status = response.status_code
         self.status_counts[status] += 1
+        if response.headers.get(SANDBOX_MARKER_HEADER) == "true":
+            self.sandbox_responses += 1
         if status == 429:
             delay = parse_retry_after(response.headers.get("Retry-After"))
             self.limiter.pause(s.fallback_retry_after_s if delay is None else delay)

@@ -35,6 +35,7 @@ log = logging.getLogger("fleet_assets.providers.motive")
 
 DEFAULT_BASE_URL = "https://api.gomotive.com"
 API_KEY_ENV_VAR = "MOTIVE_API_KEY"
+BASE_URL_ENV_VAR = "MOTIVE_BASE_URL"
 DATE_PAD = timedelta(days=1)
 MAX_SPAN_DAYS = 90  # the endpoint refuses more than 3 months per call
 
@@ -68,6 +69,7 @@ class MotiveClient(ProviderClient):
     provider = "motive"
     default_base_url = DEFAULT_BASE_URL
     credential_env_var = API_KEY_ENV_VAR
+    base_url_env_var = BASE_URL_ENV_VAR
 
     @classmethod
     def from_key(cls, api_key: str, base_url: str = DEFAULT_BASE_URL, **settings) -> MotiveClient:

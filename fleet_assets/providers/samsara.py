@@ -24,6 +24,7 @@ log = logging.getLogger("fleet_assets.providers.samsara")
 
 DEFAULT_BASE_URL = "https://api.samsara.com"
 API_TOKEN_ENV_VAR = "SAMSARA_API_TOKEN"
+BASE_URL_ENV_VAR = "SAMSARA_BASE_URL"
 STATS_TYPES = ("engineStates", "gps", "obdOdometerMeters")  # the documented maximum of 3 types
 
 
@@ -70,6 +71,7 @@ class SamsaraClient(ProviderClient):
     provider = "samsara"
     default_base_url = DEFAULT_BASE_URL
     credential_env_var = API_TOKEN_ENV_VAR
+    base_url_env_var = BASE_URL_ENV_VAR
 
     @classmethod
     def from_token(cls, token: str, base_url: str = DEFAULT_BASE_URL, **settings) -> SamsaraClient:

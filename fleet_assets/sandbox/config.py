@@ -73,6 +73,9 @@ class SandboxConfig:
     # "System of Units"); each vehicle's ``metric_units`` flag (index % 5 == 2) is independent of it,
     # so with "metric" most flags disagree with the units actually served.
     motive_company_units: str = "imperial"
+    # Every response says X-Fleet-Sandbox: true, so simulated data is marked wherever it lands;
+    # False makes the sandbox answer like a real provider (only for testing that marking).
+    mark_responses: bool = True
     hide_future: bool = True  # no readings after the wall-clock now
     faults: FaultConfig = field(default_factory=FaultConfig)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import unquote
 
+from fleet_assets.providers.http import SANDBOX_MARKER_HEADER
 from fleet_assets.sandbox import wire
 from fleet_assets.sandbox.config import SandboxConfig
 from fleet_assets.sandbox.faults import STATUS_TEXT, ServerRateLimit, choose_fault, retry_after_header
@@ -32,7 +33,6 @@ MOTIVE_MAX_PER_PAGE = 100
 MOTIVE_MAX_SPAN_DAYS = 92
 SAMSARA_TYPES = ("engineStates", "gps", "obdOdometerMeters")
 ODOMETER_EVERY = 5  # one odometer reading per 5 gps readings
-SANDBOX_HEADER = "X-Fleet-Sandbox"
 _SECRET_HEADERS = ("x-api-key", "authorization")
 
 
@@ -122,9 +122,9 @@ class SandboxBackend:
         path = unquote(path)
         provider = "motive" if path.startswith(("/v1/", "/v3/")) else "samsara" if path.startswith("/fleet/") else ""
         if path == "/healthz":
-            return _json(200, {"ok": True}, **{SANDBOX_HEADER: "true"})
+            return self._mark(_json(200, {"ok": True}))
         if not provider or method.upper() != "GET":
-            return _json(404, {"message": f"no route for {method} {path}"}, **{SANDBOX_HEADER: "true"})
+            return self._mark(_json(404, {"message": f"no route for {method} {path}"}))
         arrived = time.monotonic()
         key = f"{provider}|{path}|" + "&".join(f"{k}={v}" for k, v in sorted(query.items()))
         with self._lock:
@@ -132,11 +132,16 @@ class SandboxBackend:
             self._attempts[key] += 1
         response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
         response.delay_s += self.config.latency_ms / 1000.0
-        response.headers[SANDBOX_HEADER] = "true"
+        self._mark(response)
         seen = {k.lower(): v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
         with self._lock:
             self.requests.append(RequestRecord(arrived, provider, path, dict(query), attempt,
                                                response.status, fault, seen))
+        return response
+
+    def _mark(self, response: SandboxResponse) -> SandboxResponse:
+        if self.config.mark_responses:
+            response.headers[SANDBOX_MARKER_HEADER] = "true"
         return response
 
     def _respond(self, provider, path, query, headers, key, attempt) -> tuple[SandboxResponse, str | None]:
