@@ -74,6 +74,7 @@ class ProviderClient:
         self.requests_sent = 0  # across calls, for logs/metadata
         self.status_counts: Counter[int] = Counter()  # HTTP status -> responses across calls (0 = none)
         self.sandbox_responses = 0  # responses marked by fleet_assets.sandbox (simulated data)
+        self.quarantined: list[dict] = []  # records that failed validation, until take_quarantined()
         self.source = public_url(settings.base_url)  # where the data came from, for manifests and metadata
 
     def __repr__(self) -> str:  # never shows the credential
@@ -114,7 +115,13 @@ class ProviderClient:
                     self.requests_sent += session.requests_sent
                     self.status_counts.update(session.status_counts)
                     self.sandbox_responses += session.sandbox_responses
+                    self.quarantined += session.quarantined
         return run_sync(main)
+
+    def take_quarantined(self) -> list[dict]:
+        """Records quarantined since the last call (``{provider, endpoint, where, error, record}``)."""
+        taken, self.quarantined = self.quarantined, []
+        return taken
 
     @property
     def served_by_sandbox(self) -> bool:

@@ -56,6 +56,7 @@ class ProviderSession:
         self.requests_sent = 0
         self.status_counts: Counter[int] = Counter()  # HTTP status -> responses (0 = no response)
         self.sandbox_responses = 0  # responses carrying the sandbox marker: the data is simulated
+        self.quarantined: list[dict] = []  # records that failed validation (raw record + reason), see paging.unwrap
         self._http = httpx.AsyncClient(
             base_url=settings.base_url, headers={**auth_headers, "Accept": "application/json",
                                                  "User-Agent": settings.user_agent},

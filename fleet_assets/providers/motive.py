@@ -125,7 +125,8 @@ class MotiveClient(ProviderClient):
             for d0, d1 in chunks:
                 body = await session.get_json(ep_locations.name, path,
                                               {"start_date": d0.isoformat(), "end_date": d1.isoformat()})
-                raw, locs = unwrap(ep_locations, body, f"vehicle {vehicle_id}", keep=in_window)
+                raw, locs = unwrap(ep_locations, body, f"vehicle {vehicle_id}", session.quarantined,
+                                   keep=in_window)
                 for record, loc in zip(raw, locs):
                     if not start <= loc.located_at < end:
                         continue

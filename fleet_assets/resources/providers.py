@@ -70,6 +70,8 @@ class _ProviderResource(dg.ConfigurableResource):
     sandbox_interval_s: int = Field(default=60, ge=5, description="Sandbox only: seconds between readings.")
     sandbox_latency_ms: float = Field(default=0.0, ge=0, description="Sandbox only: latency per response.")
     sandbox_fault_rate: float = Field(default=0.0, ge=0, le=1, description="Sandbox only: injected fault rate.")
+    sandbox_malformed_records: bool = Field(default=False, description="Sandbox only: serve a few records that "
+                                            "fail validation (they are quarantined).")
 
     def _settings(self, provider: str, credential: str, env_var: str, base_url: str) -> ClientSettings:
         parse_verify(self.verify_ssl, provider)  # fail early with a clear message on a bad CA path
@@ -84,7 +86,8 @@ class _ProviderResource(dg.ConfigurableResource):
     def sandbox_config(self) -> SandboxConfig:
         return SandboxConfig(seed=self.sandbox_seed, motive_vehicles=self.sandbox_vehicles,
                              samsara_vehicles=self.sandbox_vehicles, interval_s=self.sandbox_interval_s,
-                             latency_ms=self.sandbox_latency_ms, faults=FaultConfig(rate=self.sandbox_fault_rate))
+                             latency_ms=self.sandbox_latency_ms, faults=FaultConfig(rate=self.sandbox_fault_rate),
+                             malformed_records=self.sandbox_malformed_records)
 
     def _credential(self) -> str | None:
         """The configured key, else the provider's variable; a variable set but blank is an error."""

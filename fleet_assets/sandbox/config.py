@@ -76,6 +76,10 @@ class SandboxConfig:
     # Every response says X-Fleet-Sandbox: true, so simulated data is marked wherever it lands;
     # False makes the sandbox answer like a real provider (only for testing that marking).
     mark_responses: bool = True
+    # Records that fail validation, for the quarantine path: Samsara vehicles with index % 7 == 1 carry an
+    # object inside externalIds (not a JSON scalar), index % 7 == 4 numbers/booleans there (valid: any scalar);
+    # the first breadcrumb of each day of Motive vehicles with index % 7 == 1 has "lat": "north".
+    malformed_records: bool = False
     hide_future: bool = True  # no readings after the wall-clock now
     faults: FaultConfig = field(default_factory=FaultConfig)
 

@@ -255,12 +255,14 @@ class SandboxBackend:
             day = first + timedelta(days=i)
             track = track_for(c.seed, v, day, c.interval_s, c.fleet_start)
             crews = [wire.motive_driver(shift_driver(c.seed, v, day, n)[0]) for n in range(len(track.shifts))]
-            for p in track.points:
+            for n, p in enumerate(track.points):
                 if p.t > now or self._late(gen, v.provider_id, int(p.t)):
                     continue
                 shift = 0 if not track.shifts or p.t <= track.shifts[0][1] else 1
                 record = {"vehicle_location": wire.motive_location(c.seed, v, p, crews[shift] if crews else None,
                                                                       metric)}
+                if n == 0 and c.malformed_records and v.index % 7 == 1:
+                    record["vehicle_location"]["lat"] = "north"
                 items.append(record)
                 if self._dup(v.provider_id, int(p.t)):
                     items.append(record)
@@ -353,6 +355,10 @@ class SandboxBackend:
     def _stats_record(self, v: SimVehicle, start: float, end: float, types: set[str], gen: int) -> dict:
         c = self.config
         record = {"id": v.provider_id, "name": v.number, "externalIds": wire.samsara_external_ids(v)}
+        if c.malformed_records and v.index % 7 == 1:
+            record["externalIds"]["fleet.tags"] = {"depot": v.depot}
+        elif c.malformed_records and v.index % 7 == 4:
+            record["externalIds"].update({"maintenanceId": 250020, "leased": True})
         engine, gps, odo = [], [], []
         for day in days_between(start, end):
             track = track_for(c.seed, v, day, c.interval_s, c.fleet_start)
