@@ -160,5 +160,14 @@ class SamsaraResource(_ProviderResource):
     base_url: Optional[str] = Field(default=None, description=f"API root URL. Unset: $SAMSARA_BASE_URL, else "
                                     f"{samsara_mod.DEFAULT_BASE_URL} (EU accounts: https://api.eu.samsara.com).")
 
+    assignment_types: list[str] = Field(
+        default=list(samsara_mod.ASSIGNMENT_TYPES),
+        description="assignmentType values fetched on top of the unfiltered assignments walk: Samsara returns "
+        "assignments outside vehicle trips only when one is given. Default: every documented value.")
+
     def _sandbox_credential(self, cfg: SandboxConfig) -> str:
         return cfg.samsara_api_token
+
+    def _configure(self, client):
+        client.assignment_types = tuple(t.strip() for t in self.assignment_types if t.strip())
+        return client

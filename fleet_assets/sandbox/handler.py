@@ -381,13 +381,24 @@ class SandboxBackend:
         return record
 
     def _samsara_assignments(self, query: dict, key: str) -> SandboxResponse:
+        """Without ``assignmentType``: assignments within the vehicle trips only (every type); with it: that
+        type, including assignments outside trips (here: the open-ended ``static`` ones), as Samsara documents."""
         if query.get("filterBy") not in ("vehicles", "drivers"):
             raise BadRequest("filterBy is required: 'vehicles' or 'drivers'")
+        kind = query.get("assignmentType") or None
+        if kind is not None and kind not in wire.ASSIGNMENT_TYPE_FILTERS:
+            raise BadRequest(f"assignmentType {kind!r} is not one of {', '.join(wire.ASSIGNMENT_TYPE_FILTERS)}")
         start, end = self._window(query)
-        window_key = f"assign|{start}|{end}"
+        window_key = f"assign|{start}|{end}|{kind}"
         page, gen = self._cursor_page(query, window_key)
         c, now = self.config, self._now()
-        rows = self._walk_items((window_key, gen), lambda: self._assignment_rows(start, end, now, gen))
+
+        def build() -> list[dict]:
+            rows = [(r, r.pop("_outside_trips", False)) for r in self._assignment_rows(start, end, now, gen)]
+            if kind is None:
+                return [r for r, outside in rows if not outside]
+            return [r for r, _ in rows if r["assignmentType"] == kind]
+        rows = self._walk_items((window_key, gen), build)
         pages = self._paginate(rows, c.samsara_assignment_page_size)
         return self._page_response(pages, page, gen, window_key, lambda rs: rs)
 
@@ -397,8 +408,9 @@ class SandboxBackend:
         rows = []
         for v in self.samsara:
             if v.static_assignment:
-                if fleet_start < end:
-                    rows.append(wire.samsara_assignment(v, v.driver, fleet_start, None, "static", False))
+                if fleet_start < end:  # spans the time outside trips: served only when asked by assignmentType
+                    rows.append({**wire.samsara_assignment(v, v.driver, fleet_start, None, "static", False),
+                                 "_outside_trips": True})
                 continue
             for day in days_between(start - 86400, end):
                 track = track_for(c.seed, v, day, c.interval_s, c.fleet_start)

@@ -18,6 +18,9 @@ KPH_PER_MPH = 1.609344
 MOTIVE_COMPANY_ID = 7_000_001
 _CENTRAL = timezone(timedelta(hours=-5))
 ASSIGNMENT_TYPES = ("driverApp", "HOS", "static", "idCard", "smartAssign", "driverApp", "HOS", "dispatch")
+# Values GET /fleet/driver-vehicle-assignments accepts in assignmentType (samsara-python docstring).
+ASSIGNMENT_TYPE_FILTERS = ("HOS", "idCard", "static", "faceId", "tachograph", "safetyManual", "RFID", "trailer",
+                           "external", "qrCode", "driverApp", "voiceSignIn", "smartAssign")
 
 
 @lru_cache(maxsize=4096)

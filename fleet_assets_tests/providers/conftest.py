@@ -30,10 +30,13 @@ class Rig:
         transport = SandboxTransport(self.backend)
         motive_key = overrides.pop("motive_key", config.motive_api_key)
         samsara_token = overrides.pop("samsara_token", config.samsara_api_token)
+        assignment_types = overrides.pop("assignment_types", None)
         self.motive = MotiveClient(settings("motive", motive_key, "http://motive.test", **overrides),
                                    transport=transport)
         self.samsara = SamsaraClient(settings("samsara", samsara_token, "http://samsara.test", **overrides),
                                      transport=transport)
+        if assignment_types is not None:  # () = the unfiltered assignments walk alone
+            self.samsara.assignment_types = assignment_types
 
     def requests(self, path_part: str = "") -> list:
         return [r for r in self.backend.requests if path_part in r.path]

@@ -37,3 +37,22 @@ def test_every_response_carries_the_sandbox_marker():
     for path, headers in (("/v1/vehicles", {"X-API-Key": "sandbox-motive-key"}), ("/v1/vehicles", {}),
                           ("/fleet/vehicles", {"Authorization": "Bearer sandbox-samsara-token"})):
         assert backend.handle("GET", path, {}, headers).headers["X-Fleet-Sandbox"] == "true"
+
+
+def _assignments(backend, **query):
+    q = {"filterBy": "vehicles", "startTime": "2026-03-02T00:00:00Z", "endTime": "2026-03-03T00:00:00Z", **query}
+    return backend.handle("GET", "/fleet/driver-vehicle-assignments", q, {"Authorization": "Bearer sandbox-samsara-token"})
+
+
+def test_samsara_outside_trip_assignments_only_when_asked():
+    backend = SandboxBackend(SandboxConfig(samsara_vehicles=8, samsara_assignment_page_size=500))
+    plain = json.loads(_assignments(backend).body)["data"]
+    outside = "281474980000004"  # index 3: one open-ended static assignment spanning the time outside trips
+    assert plain and all(r["vehicle"]["id"] != outside for r in plain)  # trip-time rows only
+    static = json.loads(_assignments(backend, assignmentType="static").body)["data"]
+    assert {r["assignmentType"] for r in static} == {"static"}
+    assert [r for r in static if r["vehicle"]["id"] == outside and "endTime" not in r]
+    hos = json.loads(_assignments(backend, assignmentType="HOS").body)["data"]
+    assert hos and {r["assignmentType"] for r in hos} == {"HOS"}
+    bad = _assignments(backend, assignmentType="telepathy")
+    assert bad.status == 400 and b"assignmentType" in bad.body
