@@ -1,7 +1,9 @@
 """One provider HTTP session: auth, shared rate budget, bounded concurrency, retries.
 
 Retry policy (tenacity):
-* 429 -> the shared limiter is paused for ``Retry-After`` (fractional seconds or
+* every request waits for its endpoint's own budget (a documented per-endpoint
+  cap, e.g. Samsara assignments 5 req/s) and then the provider-wide one;
+* 429 -> the shared limiter (and the endpoint's) is paused for ``Retry-After`` (fractional seconds or
   an HTTP-date; fallback when absent) so *all* requests of the provider wait;
   the retry itself then has no extra sleep. At most ``max_rate_limit_retries``.
 * 5xx / 408, timeouts, connection errors, truncated or non-JSON bodies ->
@@ -48,9 +50,11 @@ class ProviderSession:
     """Lives for one ``asyncio.run``; the limiter outlives it (shared per client)."""
 
     def __init__(self, settings: ClientSettings, limiter: RateLimiter, auth_headers: dict[str, str],
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 endpoint_limiters: dict[str, RateLimiter] | None = None) -> None:
         self.settings = settings
         self.limiter = limiter
+        self.endpoint_limiters = endpoint_limiters or {}
         self.semaphore = asyncio.Semaphore(settings.max_concurrency)
         self.auth_error: ProviderAuthError | None = None
         self.requests_sent = 0
@@ -118,7 +122,10 @@ class ProviderSession:
         s = self.settings
         if self.auth_error is not None:
             raise self.auth_error
+        endpoint_limiter = self.endpoint_limiters.get(endpoint)
         async with self.semaphore:  # slot first, then the budget: a 429 pause binds every queued request
+            if endpoint_limiter is not None:  # the endpoint's own cap, then the provider-wide budget
+                await endpoint_limiter.acquire()
             await self.limiter.acquire()
             if self.auth_error is not None:
                 raise self.auth_error
@@ -141,7 +148,10 @@ class ProviderSession:
             self.sandbox_responses += 1
         if status == 429:
             delay = parse_retry_after(response.headers.get("Retry-After"))
-            self.limiter.pause(s.fallback_retry_after_s if delay is None else delay)
+            pause = s.fallback_retry_after_s if delay is None else delay
+            self.limiter.pause(pause)
+            if endpoint_limiter is not None:
+                endpoint_limiter.pause(pause)
             raise _Transient("rate_limited", f"HTTP 429 rate limited (Retry-After: "
                                              f"{response.headers.get('Retry-After', 'absent')})")
         if status in (401, 403):

@@ -80,6 +80,7 @@ class SamsaraClient(ProviderClient):
     default_base_url = DEFAULT_BASE_URL
     credential_env_var = API_TOKEN_ENV_VAR
     base_url_env_var = BASE_URL_ENV_VAR
+    default_rate_limit_per_s = 150.0  # per API token (rate-limits page); endpoint caps come from the registry
     assignment_types: tuple[str, ...] = ASSIGNMENT_TYPES  # one extra assignments walk each (outside trips)
 
     @classmethod

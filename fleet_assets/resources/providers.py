@@ -32,7 +32,7 @@ from fleet_assets.providers import samsara as samsara_mod
 from fleet_assets.providers.client import ProviderClient
 from fleet_assets.providers.errors import ProviderConfigError
 from fleet_assets.providers.motive import MotiveClient
-from fleet_assets.providers.ratelimit import RateLimiter
+from fleet_assets.providers.ratelimit import CAP_HEADROOM, RateLimiter
 from fleet_assets.providers.samsara import SamsaraClient
 from fleet_assets.providers.settings import ClientSettings, parse_verify
 from fleet_assets.sandbox.config import FaultConfig, SandboxConfig
@@ -62,9 +62,13 @@ class _ProviderResource(dg.ConfigurableResource):
     max_rate_limit_retries: int = Field(default=10, ge=0, description="429 answers tolerated per request.")
     backoff_base_s: float = Field(default=0.5, ge=0, description="Full-jitter exponential backoff base.")
     backoff_max_s: float = Field(default=30.0, ge=0, description="Longest backoff sleep.")
-    rate_limit_per_s: float = Field(default=10.0, gt=0, description="Requests per second, shared per provider.")
+    rate_limit_per_s: Optional[float] = Field(default=None, gt=0, description="Requests per second, shared per "
+                                              "provider. Unset: Motive 10, Samsara 150 (its per-token limit).")
     rate_limit_burst: int = Field(default=1, ge=1, description="Requests allowed back-to-back.")
     max_concurrency: int = Field(default=10, ge=1, description="Requests in flight at once.")
+    endpoint_rate_limits: dict[str, float] = Field(
+        default_factory=dict, description="Requests per second per endpoint name, replacing the documented cap "
+        "(e.g. for an account with other limits): {'driver_vehicle_assignments': 5}.")
     sandbox_seed: int = Field(default=7, description="Sandbox only: seed of the simulated fleet.")
     sandbox_vehicles: int = Field(default=25, ge=0, description="Sandbox only: vehicles per provider.")
     sandbox_interval_s: int = Field(default=60, ge=5, description="Sandbox only: seconds between readings.")
@@ -81,7 +85,8 @@ class _ProviderResource(dg.ConfigurableResource):
             verify_ssl=self.verify_ssl, max_retries=self.max_retries,
             max_rate_limit_retries=self.max_rate_limit_retries, backoff_base_s=self.backoff_base_s,
             backoff_max_s=self.backoff_max_s, rate_limit_per_s=self.rate_limit_per_s,
-            rate_limit_burst=self.rate_limit_burst, max_concurrency=self.max_concurrency)
+            rate_limit_burst=self.rate_limit_burst, max_concurrency=self.max_concurrency,
+            endpoint_rate_limits=dict(self.endpoint_rate_limits))
 
     def sandbox_config(self) -> SandboxConfig:
         return SandboxConfig(seed=self.sandbox_seed, motive_vehicles=self.sandbox_vehicles,
@@ -118,8 +123,13 @@ class _ProviderResource(dg.ConfigurableResource):
         base_url, origin = self._base_url()
         if credential:
             settings = self._settings(cls.provider, credential, cls.credential_env_var, base_url)
-            return self._configure(cls(settings, limiter=shared_limiter(cls.provider, base_url, self.rate_limit_per_s,
-                                                                        self.rate_limit_burst)))
+            rate = settings.rate_limit_per_s or cls.default_rate_limit_per_s
+            per_endpoint = {  # one budget per endpoint in this process, like the provider-wide one
+                name: shared_limiter(cls.provider, f"{base_url}#{name}", cap * CAP_HEADROOM, 1)
+                for name, cap in cls.endpoint_caps_for(settings).items()}
+            return self._configure(cls(settings, limiter=shared_limiter(cls.provider, base_url, rate,
+                                                                        self.rate_limit_burst),
+                                       endpoint_limiters=per_endpoint))
         if origin is not None:
             raise ProviderConfigError(cls.provider, "config",
                                       f"{origin} is {base_url} but {cls.credential_env_var} is not set: set the "
@@ -128,7 +138,8 @@ class _ProviderResource(dg.ConfigurableResource):
         cfg = self.sandbox_config()
         settings = self._settings(cls.provider, self._sandbox_credential(cfg), cls.credential_env_var,
                                   SANDBOX_BASE_URL)
-        client = cls(settings, transport=SandboxTransport(cfg), limiter=RateLimiter(max(self.rate_limit_per_s, 1000.0)))
+        client = cls(settings, transport=SandboxTransport(cfg), limiter=RateLimiter(max(self.rate_limit_per_s or 0, 1000.0)),
+                     endpoint_limiters={})  # nothing to protect in-process: no endpoint caps
         client.source = SANDBOX_SOURCE
         return self._configure(client)
 

@@ -13,7 +13,8 @@ from fleet_assets.sandbox import FaultConfig, SandboxBackend, SandboxConfig, San
 
 DAY_START = datetime(2026, 3, 2, tzinfo=UTC)
 DAY_END = datetime(2026, 3, 3, tzinfo=UTC)
-FAST = dict(backoff_base_s=0.01, backoff_max_s=0.05, rate_limit_per_s=2000.0, read_timeout_s=5.0)
+# endpoint_caps=False: no documented per-endpoint pacing (test_endpoint_rate_caps measures it on its own)
+FAST = dict(backoff_base_s=0.01, backoff_max_s=0.05, rate_limit_per_s=2000.0, read_timeout_s=5.0, endpoint_caps=False)
 
 
 def settings(provider: str, credential: str, base_url: str, **overrides) -> ClientSettings:
