@@ -49,7 +49,7 @@ class _Transient(Exception):
 class ProviderSession:
     """Lives for one ``asyncio.run``; the limiter outlives it (shared per client)."""
 
-    def __init__(self, settings: ClientSettings, limiter: RateLimiter, auth_headers: dict[str, str],
+    def __init__(self, settings: ClientSettings, limiter: RateLimiter, headers: dict[str, str],
                  transport: httpx.AsyncBaseTransport | None = None,
                  endpoint_limiters: dict[str, RateLimiter] | None = None) -> None:
         self.settings = settings
@@ -62,7 +62,7 @@ class ProviderSession:
         self.sandbox_responses = 0  # responses carrying the sandbox marker: the data is simulated
         self.quarantined: list[dict] = []  # records that failed validation (raw record + reason), see paging.unwrap
         self._http = httpx.AsyncClient(
-            base_url=settings.base_url, headers={**auth_headers, "Accept": "application/json",
+            base_url=settings.base_url, headers={**headers, "Accept": "application/json",
                                                  "User-Agent": settings.user_agent},
             timeout=settings.timeout(), verify=settings.verify(), transport=transport,
             limits=httpx.Limits(max_connections=max(settings.max_concurrency, 1),

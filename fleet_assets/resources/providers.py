@@ -29,7 +29,7 @@ from pydantic import Field
 
 from fleet_assets.providers import motive as motive_mod
 from fleet_assets.providers import samsara as samsara_mod
-from fleet_assets.providers.client import ProviderClient
+from fleet_assets.providers.client import ProviderClient, public_url
 from fleet_assets.providers.errors import ProviderConfigError
 from fleet_assets.providers.motive import MotiveClient
 from fleet_assets.providers.ratelimit import CAP_HEADROOM, RateLimiter
@@ -132,14 +132,14 @@ class _ProviderResource(dg.ConfigurableResource):
                                        endpoint_limiters=per_endpoint))
         if origin is not None:
             raise ProviderConfigError(cls.provider, "config",
-                                      f"{origin} is {base_url} but {cls.credential_env_var} is not set: set the "
-                                      f"credential, or unset {origin} to use the built-in sandbox")
+                                      f"{origin} is {public_url(base_url)} but {cls.credential_env_var} is not set: "
+                                      f"set the credential, or unset {origin} to use the built-in sandbox")
         log.warning("%s: no %s set, using the built-in sandbox", cls.provider.capitalize(), cls.credential_env_var)
         cfg = self.sandbox_config()
         settings = self._settings(cls.provider, self._sandbox_credential(cfg), cls.credential_env_var,
                                   SANDBOX_BASE_URL)
-        client = cls(settings, transport=SandboxTransport(cfg), limiter=RateLimiter(max(self.rate_limit_per_s or 0, 1000.0)),
-                     endpoint_limiters={})  # nothing to protect in-process: no endpoint caps
+        client = cls(settings, transport=SandboxTransport(cfg),  # nothing to protect in-process: no endpoint caps
+                     limiter=RateLimiter(max(self.rate_limit_per_s or 0, 1000.0)), endpoint_limiters={})
         client.source = SANDBOX_SOURCE
         return self._configure(client)
 
