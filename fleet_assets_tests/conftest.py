@@ -1,4 +1,10 @@
-"""Fixtures shared by the top-level tests that start real processes (``make dev``, README commands)."""
+"""Suite-wide fixtures.
+
+- Provider credentials and base URLs of the developer's shell never reach a test: the provider resources read
+  MOTIVE_API_KEY / SAMSARA_API_TOKEN / *_BASE_URL at run time, so a developer with real keys exported would
+  otherwise send test traffic to the real APIs. Tests that need them set them with ``monkeypatch``.
+- ``free_port`` and ``process_group`` for the tests that start real processes (``make dev``, README commands).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,14 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
+
+PROVIDER_ENV_VARS = ("MOTIVE_API_KEY", "SAMSARA_API_TOKEN", "MOTIVE_BASE_URL", "SAMSARA_BASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_env(monkeypatch):
+    for name in PROVIDER_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -80,6 +80,19 @@ def publish_partition(
     return dg.MaterializeResult(metadata=metadata, check_results=results)
 
 
+QUARANTINE_CHECK = "no_quarantined_records"
+
+
+def _quarantine_check(raw, path) -> dg.AssetCheckResult:
+    """Warn (never block) when records failed validation: the rest of the day is stored and usable."""
+    count = raw.counts.get("quarantined", 0)
+    meta: dict = {"quarantined_records": count}
+    if count:
+        meta["file"] = dg.MetadataValue.path(str(path / "quarantine.ndjson.gz"))
+    return dg.AssetCheckResult(check_name=QUARANTINE_CHECK, passed=count == 0, severity=dg.AssetCheckSeverity.WARN,
+                               metadata=meta)
+
+
 def _raw_asset(provider: str, fetch):
     @dg.asset(
         name=f"raw_{provider}",
@@ -88,6 +101,9 @@ def _raw_asset(provider: str, fetch):
         group_name="providers",
         kinds={provider, "json"},
         required_resource_keys={provider, "storage"},  # provider resource class is chosen in definitions.py
+        check_specs=[dg.AssetCheckSpec(QUARANTINE_CHECK, asset=f"raw_{provider}", blocking=False,
+                                       description="Records that failed validation were quarantined (kept raw in "
+                                       "quarantine.ndjson.gz next to the day's responses); the rest landed.")],
         description=f"{provider.title()} wire records of the UTC day, stored as gzip NDJSON (re-normalise without refetching).",
     )
     def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -101,9 +117,14 @@ def _raw_asset(provider: str, fetch):
             metadata={
                 **{f"raw_{k}": v for k, v in raw.counts.items()},
                 "raw_bytes": sum(len(b) for b in raw.files.values()),
+                "quarantined_records": raw.counts.get("quarantined", 0),
                 "path": dg.MetadataValue.path(str(path)),
                 "window": dg.MetadataValue.json(raw.manifest["window"]),
-            }
+                "sandbox": raw.manifest["sandbox"],  # simulated data must never pass for real data
+                "source": raw.manifest["source"] or "unknown",
+                **({"units": raw.manifest["units"]} if "units" in raw.manifest else {}),
+            },
+            check_results=[_quarantine_check(raw, path)],
         )
 
     return _asset
@@ -124,7 +145,8 @@ def _normalized_asset(provider: str):
     )
     def _asset(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
         day = context.partition_key
-        result = normalize_provider_day(provider, read_raw(storage.raw_dir, provider, day), day)
+        raw = read_raw(storage.raw_dir, provider, day)
+        result = normalize_provider_day(provider, raw, day)
         context.log.info(f"{name} {day}: {result.table.num_rows} rows ({result.duplicates} duplicates dropped)")
         return publish_partition(
             storage, name, day, result.table,
@@ -134,6 +156,7 @@ def _normalized_asset(provider: str):
             stages={"raw points (fetch window)": result.raw_points_total, "inside the day": result.raw_points_in_day},
             raw_points_total=result.raw_points_total,
             outside_day_dropped=result.raw_points_total - result.raw_points_in_day,
+            sandbox=raw.manifest.get("sandbox"),  # absent in raw data fetched before it was recorded
         )
 
     return _asset

@@ -9,6 +9,9 @@ Windows (providers.md §1.7, §5):
   reading within +-1800 s); assignments: the day itself (overlap-anchored).
 Nothing here writes: the asset stores the result only once every request
 succeeded, so a failed fetch leaves the previous raw data untouched.
+Records that failed validation were quarantined by the client (the rest of
+their page went through); they are stored raw, with the reason, as the
+``quarantine`` file of the same fetch and counted as ``quarantined``.
 """
 
 from __future__ import annotations
@@ -46,14 +49,25 @@ def open_client(resource):
         yield client
 
 
-def _manifest(provider: str, day: str, window: dict[str, datetime], counts: dict[str, int]) -> dict:
+def _manifest(client, provider: str, day: str, window: dict[str, datetime], counts: dict[str, int]) -> dict:
+    """What was fetched, when, from where; ``sandbox`` is true when the sandbox answered (simulated data)."""
     return {
         "provider": provider,
         "day": day,
         "fetched_at": datetime.now(UTC).isoformat(),
         "window": {k: v.isoformat() for k, v in window.items()},
         "counts": counts,
+        "sandbox": bool(getattr(client, "served_by_sandbox", False)),
+        "source": getattr(client, "source", None),
     }
+
+
+def _add_quarantine(client, files: dict[str, bytes], counts: dict[str, int]) -> None:
+    """Move the client's quarantined records into the fetch (a file only when there are any)."""
+    taken = client.take_quarantined() if hasattr(client, "take_quarantined") else []
+    counts["quarantined"] = len(taken)
+    if taken:
+        files["quarantine"] = records_to_ndjson(taken)
 
 
 def fetch_motive_day(client, day: str) -> RawDay:
@@ -70,7 +84,10 @@ def fetch_motive_day(client, day: str) -> RawDay:
     locations = motive_location_records(result.locations)
     counts = {"vehicles": len(vehicles), "locations": len(locations)}
     files = {"vehicles": records_to_ndjson(vehicles), "locations": records_to_ndjson(locations)}
-    return RawDay(files=files, manifest=_manifest("motive", day, window, counts), counts=counts)
+    _add_quarantine(client, files, counts)
+    manifest = _manifest(client, "motive", day, window, counts)
+    manifest["units"] = result.units  # what X-Metric-Units asked for: normalisation converts on this
+    return RawDay(files=files, manifest=manifest, counts=counts)
 
 
 def fetch_samsara_day(client, day: str) -> RawDay:
@@ -84,5 +101,6 @@ def fetch_samsara_day(client, day: str) -> RawDay:
         "assignments": len(assignments),
     }
     files = {"stats": records_to_ndjson(stats), "assignments": records_to_ndjson(assignments)}
+    _add_quarantine(client, files, counts)
     window = {**stats_window, "assignments_start": start, "assignments_end": end}
-    return RawDay(files=files, manifest=_manifest("samsara", day, window, counts), counts=counts)
+    return RawDay(files=files, manifest=_manifest(client, "samsara", day, window, counts), counts=counts)

@@ -37,7 +37,7 @@ def _raw_points(provider: str, raw: RawFetch, day: str) -> tuple[int, int]:
 
 def normalize_provider_day(provider: str, raw: RawFetch, day: str) -> NormalizedDay:
     if provider == "motive":
-        table = normalize_motive(raw.files["vehicles"], raw.files["locations"], day)
+        table = normalize_motive(raw.files["vehicles"], raw.files["locations"], day, units=raw.manifest.get("units"))
     elif provider == "samsara":
         table = normalize_samsara(raw.files["stats"], raw.files["assignments"], day)
     else:

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -23,9 +24,20 @@ from fleet_assets.providers.endpoints import REGISTRY, Endpoint, EndpointRegistr
 from fleet_assets.providers.http import ProviderSession
 from fleet_assets.providers.paging import collect
 from fleet_assets.providers.ratelimit import RateLimiter
+from fleet_assets.providers.ratelimit import endpoint_limiters as endpoint_limiters_for
 from fleet_assets.providers.settings import ClientSettings
 
 T = TypeVar("T")
+
+
+def public_url(url: str) -> str:
+    """``url`` without user:password (a proxy URL may embed them): safe for logs and manifests."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
@@ -44,6 +56,8 @@ class ProviderClient:
     provider = ""
     default_base_url = ""
     credential_env_var = ""
+    base_url_env_var = ""
+    default_rate_limit_per_s = 10.0  # provider-wide budget when the settings leave it unset
 
     @classmethod
     def from_credential(cls, credential: str, base_url: str | None = None, **settings):
@@ -54,13 +68,36 @@ class ProviderClient:
                    transport=transport)
 
     def __init__(self, settings: ClientSettings, *, transport: httpx.AsyncBaseTransport | None = None,
-                 limiter: RateLimiter | None = None, registry: EndpointRegistry = REGISTRY) -> None:
+                 limiter: RateLimiter | None = None, registry: EndpointRegistry = REGISTRY,
+                 endpoint_limiters: dict[str, RateLimiter] | None = None) -> None:
         self.settings = settings
         self.transport = transport
-        self.limiter = limiter or RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.limiter = limiter or RateLimiter(self.rate_limit_per_s, settings.rate_limit_burst)
         self.registry = registry
+        # Per-endpoint budgets on top of the provider-wide one (a request waits for both).
+        self.endpoint_limiters = (endpoint_limiters if endpoint_limiters is not None
+                                  else endpoint_limiters_for(self.endpoint_caps()))
         self.requests_sent = 0  # across calls, for logs/metadata
         self.status_counts: Counter[int] = Counter()  # HTTP status -> responses across calls (0 = none)
+        self.sandbox_responses = 0  # responses marked by fleet_assets.sandbox (simulated data)
+        self.quarantined: list[dict] = []  # records that failed validation, until take_quarantined()
+        self.source = public_url(settings.base_url)  # where the data came from, for manifests and metadata
+
+    @property
+    def rate_limit_per_s(self) -> float:
+        return self.settings.rate_limit_per_s or self.default_rate_limit_per_s
+
+    def endpoint_caps(self) -> dict[str, float]:
+        return self.endpoint_caps_for(self.settings, self.registry)
+
+    @classmethod
+    def endpoint_caps_for(cls, settings: ClientSettings, registry: EndpointRegistry = REGISTRY) -> dict[str, float]:
+        """Requests/s per endpoint name: documented caps (unless switched off), then explicit overrides."""
+        caps = {}
+        if settings.endpoint_caps:
+            caps = {name: ep.rate_per_s for name in registry.list_endpoints(cls.provider)
+                    if (ep := registry.get(cls.provider, name)).rate_per_s}
+        return {**caps, **settings.endpoint_rate_limits}
 
     def __repr__(self) -> str:  # never shows the credential
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
@@ -81,9 +118,14 @@ class ProviderClient:
     def format_datetime(self, value: datetime) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def request_headers(self) -> dict[str, str]:
+        """Headers sent on every call besides auth (none by default)."""
+        return {}
+
     # -- plumbing --------------------------------------------------------------
     def session(self) -> ProviderSession:
-        return ProviderSession(self.settings, self.limiter, self.auth_headers(), self.transport)
+        return ProviderSession(self.settings, self.limiter, {**self.request_headers(), **self.auth_headers()},
+                               self.transport, self.endpoint_limiters)
 
     def run(self, body: Callable[[ProviderSession], Awaitable[T]]) -> T:
         """Open a session, run ``body(session)`` on an event loop, count requests."""
@@ -94,7 +136,19 @@ class ProviderClient:
                 finally:
                     self.requests_sent += session.requests_sent
                     self.status_counts.update(session.status_counts)
+                    self.sandbox_responses += session.sandbox_responses
+                    self.quarantined += session.quarantined
         return run_sync(main)
+
+    def take_quarantined(self) -> list[dict]:
+        """Records quarantined since the last call (``{provider, endpoint, where, error, record}``)."""
+        taken, self.quarantined = self.quarantined, []
+        return taken
+
+    @property
+    def served_by_sandbox(self) -> bool:
+        """True once any response came from fleet_assets.sandbox (in-process or a loopback server)."""
+        return self.sandbox_responses > 0
 
     def endpoint(self, name: str) -> Endpoint:
         return self.registry.get(self.provider, name)

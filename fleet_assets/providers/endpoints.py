@@ -34,6 +34,7 @@ class Endpoint:
     description: str
     required: tuple[str, ...] = ()
     rate_hint: str = ""
+    rate_per_s: float | None = None  # the provider's documented cap for this endpoint (requests per second)
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -62,15 +63,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Breadcrumbs of one vehicle for whole inclusive days (start_date/end_date, YYYY-MM-DD, <= 3 months).",
              required=("start_date", "end_date"), rate_hint="<= 10 simultaneous requests"),
     Endpoint("samsara", "vehicles", "/fleet/vehicles", "cursor", "data", None, m.SamsaraVehicle,
-             "All vehicles, cursor pagination.", rate_hint="25 req/s"),
+             "All vehicles, cursor pagination.", rate_hint="25 req/s", rate_per_s=25.0),
     Endpoint("samsara", "vehicle_stats_history", "/fleet/vehicles/stats/history", "cursor", "data", None,
              m.SamsaraStatsRecord,
              "Stat readings in [startTime, endTime) per vehicle (<= 3 types); the cursor walks the vehicle axis.",
-             required=("startTime", "endTime", "types"), rate_hint="50 req/s"),
+             required=("startTime", "endTime", "types"), rate_hint="50 req/s", rate_per_s=50.0),
     Endpoint("samsara", "driver_vehicle_assignments", "/fleet/driver-vehicle-assignments", "cursor", "data", None,
              m.SamsaraAssignment,
              "Driver-vehicle assignments overlapping [startTime, endTime); filterBy=vehicles for the whole fleet.",
-             required=("filterBy",), rate_hint="5 req/s"),
+             required=("filterBy",), rate_hint="5 req/s", rate_per_s=5.0),
 )
 
 

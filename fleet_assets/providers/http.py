@@ -1,7 +1,9 @@
 """One provider HTTP session: auth, shared rate budget, bounded concurrency, retries.
 
 Retry policy (tenacity):
-* 429 -> the shared limiter is paused for ``Retry-After`` (fractional seconds or
+* every request waits for its endpoint's own budget (a documented per-endpoint
+  cap, e.g. Samsara assignments 5 req/s) and then the provider-wide one;
+* 429 -> the shared limiter (and the endpoint's) is paused for ``Retry-After`` (fractional seconds or
   an HTTP-date; fallback when absent) so *all* requests of the provider wait;
   the retry itself then has no extra sleep. At most ``max_rate_limit_retries``.
 * 5xx / 408, timeouts, connection errors, truncated or non-JSON bodies ->
@@ -34,6 +36,7 @@ from fleet_assets.providers.retry_after import parse_retry_after
 from fleet_assets.providers.settings import ClientSettings
 
 log = logging.getLogger("fleet_assets.providers")
+SANDBOX_MARKER_HEADER = "X-Fleet-Sandbox"  # sent by fleet_assets.sandbox on every response, never by a provider
 
 
 class _Transient(Exception):
@@ -46,16 +49,20 @@ class _Transient(Exception):
 class ProviderSession:
     """Lives for one ``asyncio.run``; the limiter outlives it (shared per client)."""
 
-    def __init__(self, settings: ClientSettings, limiter: RateLimiter, auth_headers: dict[str, str],
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: ClientSettings, limiter: RateLimiter, headers: dict[str, str],
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 endpoint_limiters: dict[str, RateLimiter] | None = None) -> None:
         self.settings = settings
         self.limiter = limiter
+        self.endpoint_limiters = endpoint_limiters or {}
         self.semaphore = asyncio.Semaphore(settings.max_concurrency)
         self.auth_error: ProviderAuthError | None = None
         self.requests_sent = 0
         self.status_counts: Counter[int] = Counter()  # HTTP status -> responses (0 = no response)
+        self.sandbox_responses = 0  # responses carrying the sandbox marker: the data is simulated
+        self.quarantined: list[dict] = []  # records that failed validation (raw record + reason), see paging.unwrap
         self._http = httpx.AsyncClient(
-            base_url=settings.base_url, headers={**auth_headers, "Accept": "application/json",
+            base_url=settings.base_url, headers={**headers, "Accept": "application/json",
                                                  "User-Agent": settings.user_agent},
             timeout=settings.timeout(), verify=settings.verify(), transport=transport,
             limits=httpx.Limits(max_connections=max(settings.max_concurrency, 1),
@@ -115,7 +122,10 @@ class ProviderSession:
         s = self.settings
         if self.auth_error is not None:
             raise self.auth_error
+        endpoint_limiter = self.endpoint_limiters.get(endpoint)
         async with self.semaphore:  # slot first, then the budget: a 429 pause binds every queued request
+            if endpoint_limiter is not None:  # the endpoint's own cap, then the provider-wide budget
+                await endpoint_limiter.acquire()
             await self.limiter.acquire()
             if self.auth_error is not None:
                 raise self.auth_error
@@ -134,9 +144,14 @@ class ProviderSession:
                 raise _Transient("connection", f"connection error ({type(exc).__name__}: {exc})") from None
         status = response.status_code
         self.status_counts[status] += 1
+        if response.headers.get(SANDBOX_MARKER_HEADER) == "true":
+            self.sandbox_responses += 1
         if status == 429:
             delay = parse_retry_after(response.headers.get("Retry-After"))
-            self.limiter.pause(s.fallback_retry_after_s if delay is None else delay)
+            pause = s.fallback_retry_after_s if delay is None else delay
+            self.limiter.pause(pause)
+            if endpoint_limiter is not None:
+                endpoint_limiter.pause(pause)
             raise _Transient("rate_limited", f"HTTP 429 rate limited (Retry-After: "
                                              f"{response.headers.get('Retry-After', 'absent')})")
         if status in (401, 403):

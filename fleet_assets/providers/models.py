@@ -10,6 +10,7 @@ unknown fields are kept, enum-like fields are *open strings* (an unknown
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,35 @@ def _blank_to_none(value: Any) -> Any:
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def fix_wire(self, raw: dict) -> None:
+        """Bring the stored wire record in line with what validation accepted (nothing by default)."""
+
+
+def _scalars_as_strings(value: Any) -> Any:
+    """``externalIds``: the Samsara SDK types it ``Dict[str, Any]``; any JSON scalar is kept as a string
+    (true/false, numbers as written), null drops the key, an object or array is invalid."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if item is None:
+            continue
+        if isinstance(item, (dict, list)):
+            raise ValueError(f"externalIds[{key!r}] is a JSON {type(item).__name__}, expected a scalar")
+        out[key] = item if isinstance(item, str) else json.dumps(item)
+    return out
+
+
+class _ExternalIds(_Wire):
+    externalIds: dict[str, str] = Field(default_factory=dict)
+
+    _scalars = field_validator("externalIds", mode="before")(_scalars_as_strings)
+
+    def fix_wire(self, raw: dict) -> None:
+        """Store the stringified ids, so the Arrow reader sees one type per key."""
+        if "externalIds" in raw and raw["externalIds"] != self.externalIds:
+            raw["externalIds"] = dict(self.externalIds)
 
 
 # --- Motive -----------------------------------------------------------------
@@ -120,10 +150,9 @@ class SamsaraGps(_Wire):
     isEcuSpeed: bool | None = None
 
 
-class SamsaraStatsRecord(_Wire):
+class SamsaraStatsRecord(_ExternalIds):
     id: str
     name: str | None = None
-    externalIds: dict[str, str] = Field(default_factory=dict)
     engineStates: list[SamsaraEngineState] = Field(default_factory=list)
     gps: list[SamsaraGps] = Field(default_factory=list)
     obdOdometerMeters: list[SamsaraOdometer] = Field(default_factory=list)
@@ -148,11 +177,10 @@ class SamsaraAssignment(_Wire):
         lambda v: _open_enum("samsara assignmentType", SAMSARA_ASSIGNMENT_TYPES, v))
 
 
-class SamsaraVehicle(_Wire):
+class SamsaraVehicle(_ExternalIds):
     id: str
     name: str | None = None
     vin: str | None = None
-    externalIds: dict[str, str] = Field(default_factory=dict)
 
 
 def parse_instant(value: str) -> datetime:

@@ -8,6 +8,12 @@ and the answer filtered on ``located_at`` (offsets parsed) to the half-open
 budget; a vehicle whose call still fails after retries is reported in
 ``failed_vehicle_ids``, never silently dropped. Bad credentials abort the
 whole fetch with one ``ProviderAuthError``.
+
+Units: Motive answers in the *company's* unit setting unless the request
+carries ``X-Metric-Units`` (Motive API reference, "System of Units"), so every
+call sends it explicitly (``false`` = imperial by default, matching the mph /
+miles schema) and the result says which system was asked for; a vehicle's
+``metric_units`` flag does not say what the API did.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ log = logging.getLogger("fleet_assets.providers.motive")
 
 DEFAULT_BASE_URL = "https://api.gomotive.com"
 API_KEY_ENV_VAR = "MOTIVE_API_KEY"
+BASE_URL_ENV_VAR = "MOTIVE_BASE_URL"
 DATE_PAD = timedelta(days=1)
 MAX_SPAN_DAYS = 90  # the endpoint refuses more than 3 months per call
 
@@ -40,6 +47,7 @@ class MotiveLocationsResult:
     failed_vehicle_ids: list[str]
     errors: dict[str, str] = field(default_factory=dict)  # vehicle id -> last error message
     duplicates_dropped: int = 0
+    units: str = "imperial"  # what X-Metric-Units asked for: "imperial" or "metric"
 
     def __repr__(self) -> str:  # summary only: the records can be millions of dicts
         points = sum(len(v) for v in self.locations.values())
@@ -61,6 +69,7 @@ class MotiveClient(ProviderClient):
     provider = "motive"
     default_base_url = DEFAULT_BASE_URL
     credential_env_var = API_KEY_ENV_VAR
+    base_url_env_var = BASE_URL_ENV_VAR
 
     @classmethod
     def from_key(cls, api_key: str, base_url: str = DEFAULT_BASE_URL, **settings) -> MotiveClient:
@@ -68,6 +77,13 @@ class MotiveClient(ProviderClient):
 
     def auth_headers(self) -> dict[str, str]:
         return {"X-API-Key": self.settings.credential}
+
+    @property
+    def units(self) -> str:
+        return "metric" if self.settings.metric_units else "imperial"
+
+    def request_headers(self) -> dict[str, str]:
+        return {"X-Metric-Units": "true" if self.settings.metric_units else "false"}
 
     def format_datetime(self, value: datetime) -> str:
         return rfc3339_z(value)
@@ -109,7 +125,8 @@ class MotiveClient(ProviderClient):
             for d0, d1 in chunks:
                 body = await session.get_json(ep_locations.name, path,
                                               {"start_date": d0.isoformat(), "end_date": d1.isoformat()})
-                raw, locs = unwrap(ep_locations, body, f"vehicle {vehicle_id}", keep=in_window)
+                raw, locs = unwrap(ep_locations, body, f"vehicle {vehicle_id}", session.quarantined,
+                                   keep=in_window)
                 for record, loc in zip(raw, locs):
                     if not start <= loc.located_at < end:
                         continue
@@ -147,4 +164,4 @@ class MotiveClient(ProviderClient):
         if dropped:
             log.info("motive: dropped %d duplicated location record(s) (same id)", dropped)
         return MotiveLocationsResult(vehicles=vehicles, locations=locations, failed_vehicle_ids=failed,
-                                     errors=errors, duplicates_dropped=dropped)
+                                     errors=errors, duplicates_dropped=dropped, units=self.units)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
@@ -20,6 +21,7 @@ from fleet_assets.providers.errors import ProviderResponseError
 from fleet_assets.providers.http import ProviderSession
 from fleet_assets.providers.models import MotivePagination, SamsaraPagination
 
+log = logging.getLogger("fleet_assets.providers")
 MOTIVE_MAX_PER_PAGE = 100
 MAX_PAGES = 100_000  # runaway guard for a cursor that never ends
 
@@ -29,12 +31,16 @@ def _adapter(model: type[BaseModel]) -> TypeAdapter:
     return TypeAdapter(list[model])
 
 
-def unwrap(endpoint: Endpoint, page: dict, where: str,
+def unwrap(endpoint: Endpoint, page: dict, where: str, quarantine: list[dict] | None,
            keep: Callable[[dict], bool] | None = None) -> tuple[list[dict], list[BaseModel]]:
-    """Items of one page: (raw inner dicts, validated models). Raises ``ProviderResponseError``.
+    """Items of one page: (raw inner dicts, validated models).
 
-    ``keep`` pre-filters the raw items before validation (cheap window checks
-    first; only what survives pays for the model).
+    A record that fails validation is moved to ``quarantine`` (raw record plus
+    the reason) and the rest of the page goes on: one bad record must not cost
+    a page, let alone a day. ``quarantine=None`` raises ``ProviderResponseError``
+    instead. A page whose *shape* is wrong always raises. ``keep`` pre-filters
+    the raw items before validation (cheap window checks first; only what
+    survives pays for the model).
     """
     items = page.get(endpoint.list_key)
     if items is None:
@@ -53,14 +59,32 @@ def unwrap(endpoint: Endpoint, page: dict, where: str,
             raw.append(inner)
     if keep is not None:
         raw = [item for item in raw if keep(item)]
+    adapter = _adapter(endpoint.model)
     try:
-        models = _adapter(endpoint.model).validate_python(raw)
+        models = adapter.validate_python(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ProviderResponseError(endpoint.provider, endpoint.name, f"{where}: invalid record at {loc}: "
-                                    f"{first['msg']} ({exc.error_count()} error(s) on the page)") from None
+        if quarantine is None:
+            first = exc.errors()[0]
+            raise ProviderResponseError(endpoint.provider, endpoint.name, f"{where}: invalid record at "
+                                        f"{_loc(first['loc'])}: {first['msg']} ({exc.error_count()} error(s) on "
+                                        "the page)") from None
+        reasons: dict[int, list[str]] = {}
+        for err in exc.errors():
+            reasons.setdefault(err["loc"][0], []).append(f"{_loc(err['loc'][1:])}: {err['msg']}")
+        for i, why in reasons.items():
+            quarantine.append({"provider": endpoint.provider, "endpoint": endpoint.name, "where": where,
+                               "error": "; ".join(why), "record": raw[i]})
+        log.warning("%s %s: %s: %d record(s) failed validation and were quarantined (first: %s)",
+                    endpoint.provider, endpoint.name, where, len(reasons), next(iter(reasons.values()))[0])
+        raw = [item for i, item in enumerate(raw) if i not in reasons]
+        models = adapter.validate_python(raw)
+    for record, model in zip(raw, models):
+        model.fix_wire(record)
     return raw, models
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(record)"
 
 
 async def collect_pages(session: ProviderSession, endpoint: Endpoint, path: str, params: dict,
@@ -72,7 +96,7 @@ async def collect_pages(session: ProviderSession, endpoint: Endpoint, path: str,
     """
     async def page(no: int) -> tuple[list[dict], list[BaseModel], dict]:
         body = await session.get_json(endpoint.name, path, {**params, "page_no": no, "per_page": per_page})
-        raw, models = unwrap(endpoint, body, f"page {no}")
+        raw, models = unwrap(endpoint, body, f"page {no}", session.quarantined)
         return raw, models, body
 
     raw, models, first = await page(1)
@@ -128,7 +152,7 @@ async def iter_cursor(session: ProviderSession, endpoint: Endpoint, path: str,
                                                 f"cursor loop: page {no} repeats endCursor {pag.endCursor!r}")
                 seen.add(pag.endCursor)
                 pending = asyncio.ensure_future(session.get_json(endpoint.name, path, query(pag.endCursor)))
-            yield unwrap(endpoint, body, f"page {no}")
+            yield unwrap(endpoint, body, f"page {no}", session.quarantined)
             if pending is None:
                 return
         raise ProviderResponseError(endpoint.provider, endpoint.name, f"more than {MAX_PAGES} pages; giving up")
@@ -152,4 +176,4 @@ async def collect(session: ProviderSession, endpoint: Endpoint, path: str,
             models += mo
         return raw, models
     body = await session.get_json(endpoint.name, path, params)
-    return unwrap(endpoint, body, "response")
+    return unwrap(endpoint, body, "response", session.quarantined)

@@ -17,6 +17,15 @@ import time
 from collections.abc import Callable
 
 
+CAP_HEADROOM = 0.9  # pace at 90% of a documented cap: queueing jitter on the way must not push a
+# server-side one-second window over the cap (a 429 costs far more than the 10%)
+
+
+def endpoint_limiters(caps: dict[str, float], headroom: float = CAP_HEADROOM) -> dict[str, "RateLimiter"]:
+    """One limiter per capped endpoint, paced at ``headroom`` x its cap, no burst."""
+    return {name: RateLimiter(rate * headroom) for name, rate in caps.items()}
+
+
 class RateLimiter:
     def __init__(self, rate_per_s: float, burst: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         if rate_per_s <= 0:

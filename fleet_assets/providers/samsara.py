@@ -4,7 +4,12 @@ Stats history walks the cursor over the *vehicle* axis; a vehicle can still
 show up on several pages, so records are merged by id with their reading
 arrays concatenated, exact duplicate readings dropped and each series sorted
 by time. Assignments are fetched fleet-wide (``filterBy=vehicles``; the hub's
-50-id chunking is unnecessary, H3) and are overlap-anchored.
+50-id chunking is unnecessary, H3) and are overlap-anchored. Samsara returns
+assignments outside the vehicle trips' time ranges only when ``assignmentType``
+is specified (GET /fleet/driver-vehicle-assignments reference), and the
+parameter takes one type per request: one unfiltered walk (every type within
+trips) plus one walk per type in ``assignment_types`` (default: every value the
+reference lists), unioned with exact duplicates dropped.
 """
 
 from __future__ import annotations
@@ -24,7 +29,11 @@ log = logging.getLogger("fleet_assets.providers.samsara")
 
 DEFAULT_BASE_URL = "https://api.samsara.com"
 API_TOKEN_ENV_VAR = "SAMSARA_API_TOKEN"
+BASE_URL_ENV_VAR = "SAMSARA_BASE_URL"
 STATS_TYPES = ("engineStates", "gps", "obdOdometerMeters")  # the documented maximum of 3 types
+# The values assignmentType accepts, per the API reference (samsara-python docstring).
+ASSIGNMENT_TYPES = ("HOS", "idCard", "static", "faceId", "tachograph", "safetyManual", "RFID", "trailer", "external",
+                    "qrCode", "driverApp", "voiceSignIn", "smartAssign")
 
 
 def merge_stats(pages: list[list[dict]]) -> tuple[list[dict], int]:
@@ -70,6 +79,9 @@ class SamsaraClient(ProviderClient):
     provider = "samsara"
     default_base_url = DEFAULT_BASE_URL
     credential_env_var = API_TOKEN_ENV_VAR
+    base_url_env_var = BASE_URL_ENV_VAR
+    default_rate_limit_per_s = 150.0  # per API token (rate-limits page); endpoint caps come from the registry
+    assignment_types: tuple[str, ...] = ASSIGNMENT_TYPES  # one extra assignments walk each (outside trips)
 
     @classmethod
     def from_token(cls, token: str, base_url: str = DEFAULT_BASE_URL, **settings) -> SamsaraClient:
@@ -97,19 +109,27 @@ class SamsaraClient(ProviderClient):
         return records
 
     def fetch_driver_assignments(self, start: datetime, end: datetime) -> list[dict]:
-        """Fleet-wide assignments overlapping ``[start, end)`` (exact duplicates dropped)."""
+        """Fleet-wide assignments overlapping ``[start, end)``, within and outside trips (exact duplicates dropped)."""
         start, end = check_window("samsara", start, end)
         params = {"filterBy": "vehicles", "startTime": rfc3339_z(start), "endTime": rfc3339_z(end)}
         return self.run(lambda s: self._assignments(s, params))
 
     async def _assignments(self, session: ProviderSession, params: dict) -> list[dict]:
         ep = self.endpoint("driver_vehicle_assignments")
+
         out: list[dict] = []
         seen: set[str] = set()
-        async for raw, _ in iter_cursor(session, ep, ep.path, params):
-            for record in raw:
-                key = json.dumps(record, sort_keys=True)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(record)
+        kinds = (None, *self.assignment_types)
+        # One walk after another: they share the endpoint's 5 req/s cap, so running them at once gains
+        # nothing, and a failing walk then stops the fetch without others still in flight.
+        for kind in kinds:
+            query = params if kind is None else {**params, "assignmentType": kind}
+            async for raw, _ in iter_cursor(session, ep, ep.path, query):
+                for record in raw:
+                    key = json.dumps(record, sort_keys=True)
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(record)
+        log.info("samsara: %d assignment(s) %s..%s from %d walk(s) (unfiltered, then assignmentType=%s)",
+                 len(out), params["startTime"], params["endTime"], len(kinds), ",".join(self.assignment_types))
         return out

@@ -1,8 +1,10 @@
 """Client settings shared by both providers (plain dataclass: no Dagster needed).
 
-Defaults follow providers.md: Motive documents at most 10 simultaneous
-``/v3/vehicle_locations`` calls; Samsara's tightest endpoint tiers are 5 req/s
-(assignments) and 50 req/s (stats history) under a 150 req/s token budget.
+Defaults follow the providers' docs: Motive documents at most 10 simultaneous
+``/v3/vehicle_locations`` calls; Samsara allows 150 req/s per token, and caps
+endpoints on their own (driver-vehicle assignments 5 req/s, vehicles 25 req/s,
+stats history 50 req/s; developers.samsara.com/docs/rate-limits and the API
+reference). ``rate_limit_per_s`` None means the client's provider default.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ class ClientSettings:
     max_rate_limit_retries: int = 10  # 429s tolerated per request (circuit breaker)
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
-    rate_limit_per_s: float = 10.0
+    rate_limit_per_s: float | None = None  # provider-wide budget; None = the client's provider default
     rate_limit_burst: int = 1
+    endpoint_caps: bool = True  # pace each endpoint under its documented cap (Endpoint.rate_per_s)
+    endpoint_rate_limits: dict[str, float] = field(default_factory=dict)  # endpoint name -> req/s, overrides caps
     max_concurrency: int = 10
     fallback_retry_after_s: float = 5.0  # 429 without a usable Retry-After header
     user_agent: str = "fleet-assets/0.1 (+httpx)"
+    metric_units: bool = False  # Motive: the unit system asked for with X-Metric-Units on every call
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect_timeout_s, read=self.read_timeout_s,

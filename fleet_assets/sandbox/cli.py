@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retry-after", type=float, default=0.4, help="Retry-After seconds of injected 429s")
     serve.add_argument("--duplicate-rate", type=float, default=0.0, help="share of records sent twice")
     serve.add_argument("--late-rate", type=float, default=0.0, help="share of records missing from a first fetch")
+    serve.add_argument("--motive-company-units", choices=("imperial", "metric"), default="imperial",
+                       help="Motive company unit setting, used when a request sends no X-Metric-Units "
+                       "(default: %(default)s)")
+    serve.add_argument("--malformed-records", action="store_true",
+                       help="serve a few records that fail validation (clients quarantine them)")
     serve.add_argument("--motive-key", default="sandbox-motive-key", help="accepted X-API-Key")
     serve.add_argument("--samsara-token", default="sandbox-samsara-token", help="accepted bearer token")
     return parser
@@ -51,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                              late_rate=args.late_rate)
         config = SandboxConfig(seed=args.seed, motive_vehicles=args.vehicles, samsara_vehicles=args.vehicles,
                                interval_s=args.interval, latency_ms=args.latency_ms, rate_limit_per_s=args.rate_limit,
-                               motive_api_key=args.motive_key, samsara_api_token=args.samsara_token, faults=faults)
+                               motive_api_key=args.motive_key, samsara_api_token=args.samsara_token, faults=faults,
+                               motive_company_units=args.motive_company_units,
+                               malformed_records=args.malformed_records)
     except ValueError as exc:
         print(f"fleet-sandbox: {exc}", file=sys.stderr)
         return 2

@@ -69,6 +69,17 @@ class SandboxConfig:
     samsara_assignment_page_size: int = 50  # fixed 50, as observed live
     empty_pages: bool = True  # put an empty page with hasNextPage=true into long cursor walks
     fleet_start: date = date(2025, 1, 1)  # no data before this day
+    # Motive answers in the company's unit setting unless the request sends X-Metric-Units (Motive
+    # "System of Units"); each vehicle's ``metric_units`` flag (index % 5 == 2) is independent of it,
+    # so with "metric" most flags disagree with the units actually served.
+    motive_company_units: str = "imperial"
+    # Every response says X-Fleet-Sandbox: true, so simulated data is marked wherever it lands;
+    # False makes the sandbox answer like a real provider (only for testing that marking).
+    mark_responses: bool = True
+    # Records that fail validation, for the quarantine path: Samsara vehicles with index % 7 == 1 carry an
+    # object inside externalIds (not a JSON scalar), index % 7 == 4 numbers/booleans there (valid: any scalar);
+    # the first breadcrumb of each day of Motive vehicles with index % 7 == 1 has "lat": "north".
+    malformed_records: bool = False
     hide_future: bool = True  # no readings after the wall-clock now
     faults: FaultConfig = field(default_factory=FaultConfig)
 
@@ -79,5 +90,7 @@ class SandboxConfig:
             raise ValueError(f"interval_s must be within [5, 3600], got {self.interval_s}")
         if not 1 <= self.samsara_page_size <= 512:
             raise ValueError("samsara_page_size must be within [1, 512] (Samsara's maximum)")
+        if self.motive_company_units not in ("imperial", "metric"):
+            raise ValueError(f"motive_company_units must be 'imperial' or 'metric', got {self.motive_company_units!r}")
         if self.rate_limit_per_s is not None and self.rate_limit_per_s <= 0:
             raise ValueError("rate_limit_per_s must be > 0 (or None for no limit)")

@@ -6,7 +6,9 @@ each front end sleeps its own way (``time.sleep``, ``asyncio.sleep`` or a
 simulated read timeout). Order of checks mirrors a real API: route, auth,
 server rate limit, injected fault, then the body (with data-level faults).
 Every request is appended to :attr:`SandboxBackend.requests` so tests and
-benchmarks can count what really went over the wire.
+benchmarks can count what really went over the wire. Every response carries
+``X-Fleet-Sandbox: true`` so a client can tell simulated data from real data
+whatever base URL it was given.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import unquote
 
+from fleet_assets.providers.http import SANDBOX_MARKER_HEADER
 from fleet_assets.sandbox import wire
 from fleet_assets.sandbox.config import SandboxConfig
 from fleet_assets.sandbox.faults import STATUS_TEXT, ServerRateLimit, choose_fault, retry_after_header
@@ -30,6 +33,7 @@ MOTIVE_MAX_PER_PAGE = 100
 MOTIVE_MAX_SPAN_DAYS = 92
 SAMSARA_TYPES = ("engineStates", "gps", "obdOdometerMeters")
 ODOMETER_EVERY = 5  # one odometer reading per 5 gps readings
+_SECRET_HEADERS = ("x-api-key", "authorization")
 
 
 @dataclass
@@ -49,6 +53,7 @@ class RequestRecord:
     attempt: int
     status: int
     fault: str | None
+    headers: dict = field(default_factory=dict)  # lower-cased, credentials removed
 
 
 class BadRequest(Exception):
@@ -117,9 +122,9 @@ class SandboxBackend:
         path = unquote(path)
         provider = "motive" if path.startswith(("/v1/", "/v3/")) else "samsara" if path.startswith("/fleet/") else ""
         if path == "/healthz":
-            return _json(200, {"ok": True})
+            return self._mark(_json(200, {"ok": True}))
         if not provider or method.upper() != "GET":
-            return _json(404, {"message": f"no route for {method} {path}"})
+            return self._mark(_json(404, {"message": f"no route for {method} {path}"}))
         arrived = time.monotonic()
         key = f"{provider}|{path}|" + "&".join(f"{k}={v}" for k, v in sorted(query.items()))
         with self._lock:
@@ -127,9 +132,16 @@ class SandboxBackend:
             self._attempts[key] += 1
         response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
         response.delay_s += self.config.latency_ms / 1000.0
+        self._mark(response)
+        seen = {k.lower(): v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
         with self._lock:
             self.requests.append(RequestRecord(arrived, provider, path, dict(query), attempt,
-                                               response.status, fault))
+                                               response.status, fault, seen))
+        return response
+
+    def _mark(self, response: SandboxResponse) -> SandboxResponse:
+        if self.config.mark_responses:
+            response.headers[SANDBOX_MARKER_HEADER] = "true"
         return response
 
     def _respond(self, provider, path, query, headers, key, attempt) -> tuple[SandboxResponse, str | None]:
@@ -154,7 +166,7 @@ class SandboxBackend:
             status = int(fault[5:])
             return SandboxResponse(status, STATUS_TEXT[status].encode(), {"Content-Type": "text/plain"}), fault
         try:
-            response = self._route(provider, path, query, key)
+            response = self._route(provider, path, query, key, lower)
         except BadRequest as exc:
             msg = {"error_message": str(exc)} if provider == "motive" else {"message": str(exc)}
             return _json(400, msg), fault
@@ -166,11 +178,11 @@ class SandboxBackend:
             response.delay_s += c.faults.timeout_s
         return response, fault
 
-    def _route(self, provider: str, path: str, query: dict, key: str) -> SandboxResponse:
+    def _route(self, provider: str, path: str, query: dict, key: str, headers: dict) -> SandboxResponse:
         if path == "/v1/vehicles":
             return self._motive_vehicles(query)
         if path.startswith("/v3/vehicle_locations/") and path.count("/") == 3:
-            return self._motive_locations(path.rsplit("/", 1)[1], query, key)
+            return self._motive_locations(path.rsplit("/", 1)[1], query, key, self._motive_metric(headers))
         if path == "/fleet/vehicles":
             return self._samsara_vehicles(query)
         if path == "/fleet/vehicles/stats/history":
@@ -214,7 +226,16 @@ class SandboxBackend:
         return _json(200, {"vehicles": items,
                            "pagination": {"per_page": per_page, "page_no": page_no, "total": len(self.motive)}})
 
-    def _motive_locations(self, vehicle_id: str, query: dict, key: str) -> SandboxResponse:
+    def _motive_metric(self, headers: dict) -> bool:
+        """``X-Metric-Units`` decides; without it, the company's unit setting (never the vehicle flag)."""
+        value = headers.get("x-metric-units")
+        if value is None:
+            return self.config.motive_company_units == "metric"
+        if value.strip().lower() not in ("true", "false"):
+            raise BadRequest(f"X-Metric-Units must be true or false, got {value!r}")
+        return value.strip().lower() == "true"
+
+    def _motive_locations(self, vehicle_id: str, query: dict, key: str, metric: bool) -> SandboxResponse:
         v = self._motive_by_id.get(vehicle_id)
         if v is None:
             return _json(404, {"error_message": f"Vehicle {vehicle_id} not found"})
@@ -234,11 +255,14 @@ class SandboxBackend:
             day = first + timedelta(days=i)
             track = track_for(c.seed, v, day, c.interval_s, c.fleet_start)
             crews = [wire.motive_driver(shift_driver(c.seed, v, day, n)[0]) for n in range(len(track.shifts))]
-            for p in track.points:
+            for n, p in enumerate(track.points):
                 if p.t > now or self._late(gen, v.provider_id, int(p.t)):
                     continue
                 shift = 0 if not track.shifts or p.t <= track.shifts[0][1] else 1
-                record = {"vehicle_location": wire.motive_location(c.seed, v, p, crews[shift] if crews else None)}
+                record = {"vehicle_location": wire.motive_location(c.seed, v, p, crews[shift] if crews else None,
+                                                                      metric)}
+                if n == 0 and c.malformed_records and v.index % 7 == 1:
+                    record["vehicle_location"]["lat"] = "north"
                 items.append(record)
                 if self._dup(v.provider_id, int(p.t)):
                     items.append(record)
@@ -331,6 +355,10 @@ class SandboxBackend:
     def _stats_record(self, v: SimVehicle, start: float, end: float, types: set[str], gen: int) -> dict:
         c = self.config
         record = {"id": v.provider_id, "name": v.number, "externalIds": wire.samsara_external_ids(v)}
+        if c.malformed_records and v.index % 7 == 1:
+            record["externalIds"]["fleet.tags"] = {"depot": v.depot}
+        elif c.malformed_records and v.index % 7 == 4:
+            record["externalIds"].update({"maintenanceId": 250020, "leased": True})
         engine, gps, odo = [], [], []
         for day in days_between(start, end):
             track = track_for(c.seed, v, day, c.interval_s, c.fleet_start)
@@ -353,13 +381,24 @@ class SandboxBackend:
         return record
 
     def _samsara_assignments(self, query: dict, key: str) -> SandboxResponse:
+        """Without ``assignmentType``: assignments within the vehicle trips only (every type); with it: that
+        type, including assignments outside trips (here: the open-ended ``static`` ones), as Samsara documents."""
         if query.get("filterBy") not in ("vehicles", "drivers"):
             raise BadRequest("filterBy is required: 'vehicles' or 'drivers'")
+        kind = query.get("assignmentType") or None
+        if kind is not None and kind not in wire.ASSIGNMENT_TYPE_FILTERS:
+            raise BadRequest(f"assignmentType {kind!r} is not one of {', '.join(wire.ASSIGNMENT_TYPE_FILTERS)}")
         start, end = self._window(query)
-        window_key = f"assign|{start}|{end}"
+        window_key = f"assign|{start}|{end}|{kind}"
         page, gen = self._cursor_page(query, window_key)
         c, now = self.config, self._now()
-        rows = self._walk_items((window_key, gen), lambda: self._assignment_rows(start, end, now, gen))
+
+        def build() -> list[dict]:
+            rows = [(r, r.pop("_outside_trips", False)) for r in self._assignment_rows(start, end, now, gen)]
+            if kind is None:
+                return [r for r, outside in rows if not outside]
+            return [r for r, _ in rows if r["assignmentType"] == kind]
+        rows = self._walk_items((window_key, gen), build)
         pages = self._paginate(rows, c.samsara_assignment_page_size)
         return self._page_response(pages, page, gen, window_key, lambda rs: rs)
 
@@ -369,8 +408,9 @@ class SandboxBackend:
         rows = []
         for v in self.samsara:
             if v.static_assignment:
-                if fleet_start < end:
-                    rows.append(wire.samsara_assignment(v, v.driver, fleet_start, None, "static", False))
+                if fleet_start < end:  # spans the time outside trips: served only when asked by assignmentType
+                    rows.append({**wire.samsara_assignment(v, v.driver, fleet_start, None, "static", False),
+                                 "_outside_trips": True})
                 continue
             for day in days_between(start - 86400, end):
                 track = track_for(c.seed, v, day, c.interval_s, c.fleet_start)

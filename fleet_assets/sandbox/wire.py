@@ -1,7 +1,7 @@
 """Render simulated vehicles and tracks in the providers' exact wire shapes
 (providers.md §2A-2D): Motive double-wrapped items with whole-second
-``located_at`` (some vehicles answer with a -05:00 offset) and km/h + km for
-``metric_units`` vehicles; Samsara millisecond ``Z`` times, dotted
+``located_at`` (some vehicles answer with a -05:00 offset) and km/h + km when
+metric units were asked for (or are the company setting); Samsara millisecond ``Z`` times, dotted
 ``externalIds`` keys, ``address`` on a minority of readings, open-ended
 assignments without ``endTime`` and ``assignedAtTime: ""``.
 """
@@ -18,6 +18,9 @@ KPH_PER_MPH = 1.609344
 MOTIVE_COMPANY_ID = 7_000_001
 _CENTRAL = timezone(timedelta(hours=-5))
 ASSIGNMENT_TYPES = ("driverApp", "HOS", "static", "idCard", "smartAssign", "driverApp", "HOS", "dispatch")
+# Values GET /fleet/driver-vehicle-assignments accepts in assignmentType (samsara-python docstring).
+ASSIGNMENT_TYPE_FILTERS = ("HOS", "idCard", "static", "faceId", "tachograph", "safetyManual", "RFID", "trailer",
+                           "external", "qrCode", "driverApp", "voiceSignIn", "smartAssign")
 
 
 @lru_cache(maxsize=4096)
@@ -78,9 +81,9 @@ def _location_id(seed: int, vehicle_id: str, p: Point) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
 
 
-def motive_location(seed: int, v: SimVehicle, p: Point, driver: dict | None) -> dict:
+def motive_location(seed: int, v: SimVehicle, p: Point, driver: dict | None, metric: bool = False) -> dict:
     """One breadcrumb; ``driver`` is the pre-rendered ``motive_driver`` dict (shared per shift)."""
-    factor = KPH_PER_MPH if v.metric_units else 1.0
+    factor = KPH_PER_MPH if metric else 1.0
     odo = round(p.odometer_miles * factor, 3)
     hours = round(odo / 40.0, 2)
     return {

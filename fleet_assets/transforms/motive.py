@@ -1,8 +1,12 @@
 """Motive wire records -> unified telemetry rows (pure, vectorised).
 
-Fixes relative to Fleet Telemetry Hub (providers.md §1.8/§1.11):
-* odometer is converted km -> miles for ``metric_units`` vehicles too (H5),
-  preferring ``true_odometer``;
+Fixes relative to Fleet Telemetry Hub:
+* units are converted on what the request asked for (``X-Metric-Units``,
+  recorded as ``units`` in the raw manifest), because Motive answers in the
+  company's unit setting, not in a vehicle's ``metric_units`` flag; odometer is
+  converted km -> miles as well as speed (H5), preferring ``true_odometer``.
+  Raw data fetched before the header was sent has no ``units``: only then the
+  vehicle flag is the best guess left;
 * a point with unknown speed and an uninformative type gets engine_state
   null (unknown) instead of 'Off' (H6);
 * ``located_at`` offsets other than ``Z`` are honoured;
@@ -75,8 +79,16 @@ def normalize_motive(
     vehicles: pa.Table | bytes | Iterable[dict],
     locations: pa.Table | bytes | dict[str, list[dict]],
     day: str | date,
+    units: str | None = None,
 ) -> pa.Table:
-    """Unified rows for the points of ``locations`` inside the UTC ``day``."""
+    """Unified rows for the points of ``locations`` inside the UTC ``day``.
+
+    ``units`` is what the fetch asked Motive for ("imperial" or "metric");
+    None (legacy raw data, fetched without ``X-Metric-Units``) falls back to
+    each vehicle's ``metric_units`` flag.
+    """
+    if units not in (None, "imperial", "metric"):
+        raise ValueError(f"motive units must be 'imperial' or 'metric', got {units!r}")
     veh = motive_vehicles_table(vehicles)
     loc = motive_locations_table(locations)
     point = loc["vehicle_location"]
@@ -90,7 +102,10 @@ def normalize_motive(
     # Vehicle attributes by position lookup: order-preserving and O(n) (no join reordering).
     veh_ids = to_str(veh["id"])
     veh_pos = pc.index_in(cols["vehicle_id"], veh_ids)  # duplicate vehicle ids: the first listed wins
-    metric = pc.fill_null(pc.take(veh["metric_units"], veh_pos), False)
+    if units is None:
+        metric = pc.fill_null(pc.take(veh["metric_units"], veh_pos), False)
+    else:
+        metric = pa.repeat(pa.scalar(units == "metric"), len(veh_pos))
     number = pc.take(blank_to_null(to_str(veh["number"])), veh_pos)  # clean per vehicle, then spread
     vin = pc.take(blank_to_null(veh["vin"]), veh_pos)
 

@@ -60,7 +60,7 @@ def test_four_partitions_in_parallel_processes(storage):
         assert proc.returncode == 0, err[-3000:]
         assert "Could not set lock" not in err and "Conflicting lock" not in err
         result = json.loads(out.strip().splitlines()[-1])
-        assert result["success"] and len(result["checks"]) == 15 and all(result["checks"])
+        assert result["success"] and len(result["checks"]) == 17 and all(result["checks"])  # incl. 2 quarantine checks
     # Every partition is exactly what a lone, in-process run of that day produces.
     with connect_parquet(storage.root / "parquet") as con:
         counts = con.execute("SELECT date::VARCHAR, count(*), count(DISTINCT provider) FROM telemetry GROUP BY 1 ORDER BY 1").fetchall()

@@ -13,7 +13,8 @@ from fleet_assets.sandbox import FaultConfig, SandboxBackend, SandboxConfig, San
 
 DAY_START = datetime(2026, 3, 2, tzinfo=UTC)
 DAY_END = datetime(2026, 3, 3, tzinfo=UTC)
-FAST = dict(backoff_base_s=0.01, backoff_max_s=0.05, rate_limit_per_s=2000.0, read_timeout_s=5.0)
+# endpoint_caps=False: no documented per-endpoint pacing (test_endpoint_rate_caps measures it on its own)
+FAST = dict(backoff_base_s=0.01, backoff_max_s=0.05, rate_limit_per_s=2000.0, read_timeout_s=5.0, endpoint_caps=False)
 
 
 def settings(provider: str, credential: str, base_url: str, **overrides) -> ClientSettings:
@@ -30,10 +31,13 @@ class Rig:
         transport = SandboxTransport(self.backend)
         motive_key = overrides.pop("motive_key", config.motive_api_key)
         samsara_token = overrides.pop("samsara_token", config.samsara_api_token)
+        assignment_types = overrides.pop("assignment_types", None)
         self.motive = MotiveClient(settings("motive", motive_key, "http://motive.test", **overrides),
                                    transport=transport)
         self.samsara = SamsaraClient(settings("samsara", samsara_token, "http://samsara.test", **overrides),
                                      transport=transport)
+        if assignment_types is not None:  # () = the unfiltered assignments walk alone
+            self.samsara.assignment_types = assignment_types
 
     def requests(self, path_part: str = "") -> list:
         return [r for r in self.backend.requests if path_part in r.path]

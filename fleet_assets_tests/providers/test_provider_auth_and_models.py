@@ -58,7 +58,7 @@ def test_unknown_enum_values_and_open_ended_assignments_are_accepted(caplog):
          "isPassenger": True, "metadata": {"sourceName": "x"}},
     ]}
     with caplog.at_level(logging.INFO, logger="fleet_assets.providers.models"):
-        raw, models = unwrap(ep, page, "page 1")
+        raw, models = unwrap(ep, page, "page 1", None)
     assert raw == page["data"]  # wire records untouched
     a, b = models
     assert isinstance(a, SamsaraAssignment) and a.endTime is None and a.assignedAtTime is None
@@ -78,8 +78,8 @@ def test_malformed_records_and_envelopes_give_clear_errors():
     locs = REGISTRY.get("motive", "vehicle_locations")
     with pytest.raises(ProviderResponseError, match=r"motive vehicle_locations: response: invalid record at "
                                                     r"0.located_at: Field required"):
-        unwrap(locs, {"vehicle_locations": [{"vehicle_location": {"id": "x", "lat": 1, "lon": 2}}]}, "response")
+        unwrap(locs, {"vehicle_locations": [{"vehicle_location": {"id": "x", "lat": 1, "lon": 2}}]}, "response", None)
     with pytest.raises(ProviderResponseError, match=r'item 0 is not wrapped as \{"vehicle_location"'):
-        unwrap(locs, {"vehicle_locations": [{"id": "x"}]}, "response")
+        unwrap(locs, {"vehicle_locations": [{"id": "x"}]}, "response", None)
     with pytest.raises(ProviderResponseError, match="'vehicle_locations' is dict, expected a list"):
-        unwrap(locs, {"vehicle_locations": {}}, "response")
+        unwrap(locs, {"vehicle_locations": {}}, "response", None)

@@ -16,6 +16,7 @@ from .conftest import DAY_END, DAY_START
 
 LOC3 = "/v3/vehicle_locations/8000003"
 ASSIGN = "/fleet/driver-vehicle-assignments"
+ONE_WALK = {"assignment_types": ()}  # one assignments walk (no per-assignmentType walks): exact request counts
 
 
 def _canon(records) -> list[str]:
@@ -44,7 +45,7 @@ def test_twenty_percent_faults_return_exactly_the_fault_free_records(rig):
 
 
 def test_fractional_retry_after_is_honoured(rig):
-    r = rig(vehicles=3, faults=FaultConfig(retry_after_s=0.4, script={ASSIGN: ("rate_limit",)}))
+    r = rig(vehicles=3, **ONE_WALK, faults=FaultConfig(retry_after_s=0.4, script={ASSIGN: ("rate_limit",)}))
     t0 = time.monotonic()
     rows = r.samsara.fetch_driver_assignments(DAY_START, DAY_END)
     elapsed = time.monotonic() - t0
@@ -54,7 +55,7 @@ def test_fractional_retry_after_is_honoured(rig):
 
 
 def test_http_date_retry_after_is_honoured(rig):
-    r = rig(vehicles=3, faults=FaultConfig(retry_after_s=0.3, script={ASSIGN: ("rate_limit_date",)}))
+    r = rig(vehicles=3, **ONE_WALK, faults=FaultConfig(retry_after_s=0.3, script={ASSIGN: ("rate_limit_date",)}))
     t0 = time.monotonic()
     rows = r.samsara.fetch_driver_assignments(DAY_START, DAY_END)
     elapsed = time.monotonic() - t0
@@ -98,8 +99,8 @@ def test_server_rate_limit_is_absorbed_by_the_client(rig):
 
 @pytest.mark.parametrize("kind", ["http_500", "http_502", "http_503", "truncated", "slow"])
 def test_single_transient_fault_is_retried(rig, kind, caplog):
-    r = rig(vehicles=3, faults=FaultConfig(slow_s=0.05, script={ASSIGN: (kind,)}))
-    baseline = rig(vehicles=3).samsara.fetch_driver_assignments(DAY_START, DAY_END)
+    r = rig(vehicles=3, **ONE_WALK, faults=FaultConfig(slow_s=0.05, script={ASSIGN: (kind,)}))
+    baseline = rig(vehicles=3, **ONE_WALK).samsara.fetch_driver_assignments(DAY_START, DAY_END)
     with caplog.at_level(logging.WARNING, logger="fleet_assets.providers"):
         rows = r.samsara.fetch_driver_assignments(DAY_START, DAY_END)
     assert _canon(rows) == _canon(baseline)
@@ -120,7 +121,7 @@ def baseline_requests(rows) -> list:
 
 
 def test_persistent_truncated_json_gives_clear_error_after_configured_retries(rig):
-    r = rig(vehicles=3, faults=FaultConfig(script={ASSIGN: ("truncated",) * 10}), max_retries=2)
+    r = rig(vehicles=3, **ONE_WALK, faults=FaultConfig(script={ASSIGN: ("truncated",) * 10}), max_retries=2)
     with pytest.raises(ProviderResponseError) as info:
         r.samsara.fetch_driver_assignments(DAY_START, DAY_END)
     msg = str(info.value)

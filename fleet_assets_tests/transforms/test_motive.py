@@ -41,6 +41,17 @@ def test_metric_vehicle_speed_and_odometer_converted_prefer_true_odometer():
     assert row["driver_id"] == "1000002" and row["driver_name"] == "Test Driver"
 
 
+def test_units_asked_for_win_over_the_vehicle_flag():
+    loc = _loc(speed=100.0, true_odometer=1609.344)
+    as_asked = {units: normalize_motive([METRIC, VEHICLE], {"8000002": [loc], "8000001": [loc]}, "2026-06-01",
+                                        units=units).to_pylist() for units in ("imperial", "metric")}
+    assert [r["speed_mph"] for r in as_asked["imperial"]] == [100.0, 100.0]  # METRIC's flag is ignored
+    assert [r["speed_mph"] for r in as_asked["metric"]] == pytest.approx([62.1371192] * 2)  # VEHICLE's too
+    assert [r["odometer"] for r in as_asked["metric"]] == pytest.approx([1000.0] * 2)
+    with pytest.raises(ValueError, match="motive units must be 'imperial' or 'metric', got 'kph'"):
+        normalize_motive([VEHICLE], {"8000001": [loc]}, "2026-06-01", units="kph")
+
+
 def test_imperial_vehicle_untouched_and_odometer_fallback():
     row = normalize_motive([VEHICLE], {"8000001": [_loc(speed=55.0, odometer=42.5)]}, "2026-06-01").to_pylist()[0]
     assert row["speed_mph"] == 55.0 and row["odometer"] == 42.5
