@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                              "as aliased fields")
     parser.add_argument("--max-aliases", type=int, default=UploadSettings.max_aliases_per_request,
                         help="aliased fields per coalesced document at most (default %(default)s)")
+    parser.add_argument("--max-dead-letters", type=int, default=UploadSettings.max_dead_letters,
+                        help="rejected records this run may dead-letter before it stops (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default %(default)s)")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
     parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s (default %(default)s)")
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
     settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes,
                               validation=args.validate, max_in_flight=args.max_in_flight,
-                              coalesce=not args.verbatim_documents, max_aliases_per_request=args.max_aliases)
+                              coalesce=not args.verbatim_documents, max_aliases_per_request=args.max_aliases,
+                              max_dead_letters=args.max_dead_letters)
     try:
         with GraphQLSender(args.endpoint, token=os.environ.get(args.token_env) or None,
                            timeout_seconds=args.timeout, retry=retry, validate=args.validate != "off") as sender:

@@ -74,6 +74,9 @@ class AnalyticsResource(dg.ConfigurableResource):
     max_aliases_per_request: int = Field(
         default=UploadSettings.max_aliases_per_request, ge=1, le=200,
         description="Aliased fields per coalesced document at most (gateways often limit aliases).")
+    max_dead_letters: int = Field(
+        default=UploadSettings.max_dead_letters, ge=0, description="Rejected records one run may dead-letter; "
+        "past it the run fails (a backend refusing everything is not a day of bad records).")
     timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
     max_attempts: int = Field(default=6, ge=1, description="Attempts per request for transient failures.")
     backoff_initial_seconds: float = Field(default=0.5, ge=0, description="First retry delay (doubles).")
@@ -114,7 +117,8 @@ class AnalyticsResource(dg.ConfigurableResource):
                               max_bytes_per_request=self.max_bytes_per_request, fleet_id=self.fleet_id,
                               organization_id=self.organization_id, vehicle_overrides=overrides,
                               validation=self.validate_payloads, max_in_flight=self.max_in_flight,
-                              coalesce=self.coalesce_mutations, max_aliases_per_request=self.max_aliases_per_request)
+                              coalesce=self.coalesce_mutations, max_aliases_per_request=self.max_aliases_per_request,
+                              max_dead_letters=self.max_dead_letters)
 
     @contextmanager
     def open_backend(self, data_dir: Path | str | None, log: logging.Logger | None = None) -> Iterator[Backend]:
