@@ -17,13 +17,13 @@ import os
 import sys
 import time
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
 import pyarrow.dataset  # noqa: F401 -- pq.read_table imports it lazily; load it with the other imports
 
 from fleet_assets.analytics.ledger import UploadLedger, backend_identity
+from fleet_assets.analytics.records import AnalyticsInputError, canonical_day
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
 from fleet_assets.analytics.uploader import PartitionData, PartitionUploader, UploadIncompleteError, UploadSettings
 from fleet_assets.resources.storage import FleetStorage
@@ -35,15 +35,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def canonical_day(text: str) -> str:
-    """``YYYY-MM-DD`` (ISO 8601; ``YYYYMMDD`` accepted) → ``YYYY-MM-DD``: the one spelling that keys partitions
-    and the ledger."""
-    try:
-        return date.fromisoformat(text.strip()).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day; expected YYYY-MM-DD, e.g. 2025-11-04") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         day = canonical_day(args.date)
-    except argparse.ArgumentTypeError as exc:
+    except AnalyticsInputError as exc:
         parser.error(f"--date: {exc}")
     if not Path(args.data_dir).is_dir():
         parser.error(f"--data-dir: {args.data_dir} does not exist (or is not a directory); "

@@ -424,6 +424,7 @@ class PartitionUploader:
         return {kind: self._pack_kind(partition_key, kind, data, prepared, report) for kind in KINDS}
 
     def upload(self, partition_key: str, data: PartitionData) -> UploadReport:
+        partition_key = records.canonical_day(partition_key)  # one day, one ledger key, however it was spelled
         records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)  # before the ledger is touched
         with automatic_gc_paused():
             return self._upload(partition_key, data)

@@ -159,3 +159,22 @@ def test_network_stats_batches_split_and_bisect_even_when_two_vehicles_share_an_
         if len(batch.items) > 1:
             pending.extend(batch.split())
             pending.extend(batch.group_batches())
+
+
+def test_days_are_canonical_wherever_they_key_something():
+    assert records.canonical_day("20251104") == records.canonical_day(" 2025-11-04 ") == "2025-11-04"
+    for bad in ("2025-13-45", "yesterday", "../x", ""):
+        with pytest.raises(records.AnalyticsInputError, match="is not a day; expected YYYY-MM-DD"):
+            records.canonical_day(bad)
+
+
+def test_uploader_keys_the_ledger_by_the_canonical_day(run_upload):
+    from fleet_assets.analytics.sandbox_server import AnalyticsSandbox
+
+    from .conftest import make_day
+
+    day = make_day(points=20, events=10, dtcs=2)
+    backend = AnalyticsSandbox()
+    first = run_upload(backend, day.data, key="20250601")
+    again = run_upload(backend, day.data, key="2025-06-01")
+    assert first.partition_key == "2025-06-01" and sum(again.records_sent.values()) == 0
