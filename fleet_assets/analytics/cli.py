@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
@@ -26,6 +27,7 @@ from fleet_assets.analytics.ledger import UploadLedger, backend_identity
 from fleet_assets.analytics.records import AnalyticsInputError, canonical_day
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
 from fleet_assets.analytics.uploader import PartitionData, PartitionUploader, UploadIncompleteError, UploadSettings
+from fleet_assets.resources.analytics import ENDPOINT_ENV_VARS, SANDBOX_STORE, embedded_sandbox
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.storage.parquet_partitions import read_partition
 
@@ -43,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Upload one UTC day (GPS, OBD signals, DTCs, network stats) to an IcsAnalytics-compatible "
                     "GraphQL endpoint exactly once; re-running sends only what was not acknowledged.")
     parser.add_argument("--date", required=True, type=str, help="partition day, YYYY-MM-DD (UTC)")
-    parser.add_argument("--endpoint", required=True, help="GraphQL URL, e.g. http://127.0.0.1:8765/graphql")
+    parser.add_argument("--endpoint", default=None,
+                        help="GraphQL URL, e.g. http://127.0.0.1:8765/graphql (default: $GRAPH_SERVICE_URL, "
+                             "$GRAPH_ENDPOINT, else the embedded sandbox over DATA_DIR/analytics_sandbox.sqlite, "
+                             "the backend of the asset's embedded default and of `make dev`)")
     parser.add_argument("--backend-id", default=None,
                         help="the backend's identity in the ledger (default: the normalised endpoint URL); give "
                              "every URL of one backend the same value, e.g. localhost and 127.0.0.1")
@@ -101,29 +106,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{day}: no data for this day in {args.data_dir} (no telemetry, edge_events or edge_dtcs "
               f"partition); nothing sent")
         return 0
-    ledger = UploadLedger(storage.ledger_path, backend_identity(args.endpoint, args.backend_id,
-                                                                args.backend_generation))
-    if args.backend_reset:
-        removed = ledger.forget_backend()
-        logging.getLogger(__name__).warning(
-            "backend %s declared reset: forgot %d acknowledged records of %d batches, %d dead letters and the "
-            "cached ids", ledger.endpoint, removed["upload_records"], removed["upload_batches"],
-            removed["dead_letters"])
-    if args.retry_dead_letters:
-        logging.getLogger(__name__).warning("requeued %d dead-lettered records of %s",
-                                            ledger.requeue_dead_letters(day), day)
+    endpoint = args.endpoint or next((os.environ[n] for n in ENDPOINT_ENV_VARS if os.environ.get(n)), None)
     retry = RetryPolicy(args.max_attempts, args.backoff, 30.0)
     settings = UploadSettings(max_points_per_request=args.max_points, max_bytes_per_request=args.max_bytes,
                               validation=args.validate, max_in_flight=args.max_in_flight,
                               coalesce=not args.verbatim_documents, max_aliases_per_request=args.max_aliases,
                               max_dead_letters=args.max_dead_letters)
-    try:
-        with GraphQLSender(args.endpoint, token=os.environ.get(args.token_env) or None,
-                           timeout_seconds=args.timeout, retry=retry, validate=args.validate != "off") as sender:
+    with ExitStack() as stack:
+        transport, url = (None, endpoint) if endpoint else stack.enter_context(
+            embedded_sandbox(Path(args.data_dir) / SANDBOX_STORE))
+        ledger = UploadLedger(storage.ledger_path, backend_identity(
+            transport.identity_url if transport else url, args.backend_id, args.backend_generation))
+        if args.backend_reset:
+            removed = ledger.forget_backend()
+            logging.getLogger(__name__).warning(
+                "backend %s declared reset: forgot %d acknowledged records of %d batches, %d dead letters and the "
+                "cached ids", ledger.endpoint, removed["upload_records"], removed["upload_batches"],
+                removed["dead_letters"])
+        if args.retry_dead_letters:
+            logging.getLogger(__name__).warning("requeued %d dead-lettered records of %s",
+                                                ledger.requeue_dead_letters(day), day)
+        try:
+            sender = stack.enter_context(GraphQLSender(
+                url, token=os.environ.get(args.token_env) or None, timeout_seconds=args.timeout, retry=retry,
+                httpx_transport=transport, validate=args.validate != "off"))
             report = PartitionUploader(sender, ledger, settings).upload(day, data)
-    except UploadIncompleteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        except UploadIncompleteError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps({**asdict(report), "elapsed_seconds": round(time.perf_counter() - started, 4)}))
     else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator, Literal, NamedTuple, Optional
 
@@ -44,6 +44,27 @@ class VehicleIdsConfig(dg.Config):
     vehicle_id: int
     fleet_id: int
     organization_id: int
+
+
+class EmbeddedTransport(SandboxTransport):
+    """The embedded sandbox as an httpx transport, with the URL its ledger identity derives from."""
+
+    def __init__(self, backend: AnalyticsSandbox):
+        super().__init__(backend)
+        self.identity_url = f"sandbox://{backend.backend_id}"  # a new or reset store is a new backend
+
+
+@contextmanager
+def embedded_sandbox(store: Path | None) -> Iterator[tuple[EmbeddedTransport, str]]:
+    """The embedded backend over ``store`` (a SQLite file; None = this process's memory): (transport, URL).
+
+    Shared by the asset and the CLI, so both upload to the same backend as `make dev`'s served sandbox.
+    """
+    sandbox = AnalyticsSandbox(store_path=str(store) if store is not None else None)
+    try:
+        yield EmbeddedTransport(sandbox), "http://sandbox.invalid/graphql"
+    finally:
+        sandbox.close()
 
 
 class Backend(NamedTuple):
@@ -105,7 +126,7 @@ class AnalyticsResource(dg.ConfigurableResource):
 
     @property
     def endpoint_label(self) -> str:
-        """The endpoint as recorded in the ledger and metadata (credentials and query stripped)."""
+        """The endpoint as shown in metadata (credentials and query stripped); the ledger keys by identity."""
         if not self.endpoint:
             return SANDBOX_ENDPOINT
         return str(httpx.URL(self.endpoint).copy_with(username=None, password=None, query=None, fragment=None))
@@ -127,23 +148,18 @@ class AnalyticsResource(dg.ConfigurableResource):
         No endpoint: the embedded sandbox over ``data_dir/analytics_sandbox.sqlite`` (in memory if
         ``data_dir`` is None); its identity is the store's own id, so a deleted store is a new backend.
         """
-        transport, sandbox = None, None
-        url = self.endpoint
-        if not url:
-            store = str(Path(data_dir) / SANDBOX_STORE) if data_dir is not None else None
-            sandbox = AnalyticsSandbox(store_path=store)
-            (log or logging.getLogger(__name__)).warning(
-                "analytics: no endpoint configured; uploading to the embedded sandbox backend (store: %s)",
-                store or "memory of this process")
-            transport, url = SandboxTransport(sandbox), "http://sandbox.invalid/graphql"
-        identity = backend_identity(f"sandbox://{sandbox.backend_id}" if sandbox else url, self.backend_id,
-                                    self.backend_generation)
-        retry = RetryPolicy(self.max_attempts, self.backoff_initial_seconds, self.backoff_max_seconds)
-        try:
+        transport, url = None, self.endpoint
+        with ExitStack() as stack:
+            if not url:
+                store = Path(data_dir) / SANDBOX_STORE if data_dir is not None else None
+                (log or logging.getLogger(__name__)).warning(
+                    "analytics: no endpoint configured; uploading to the embedded sandbox backend (store: %s)",
+                    store or "memory of this process")
+                transport, url = stack.enter_context(embedded_sandbox(store))
+            identity = backend_identity(transport.identity_url if transport else url, self.backend_id,
+                                        self.backend_generation)
+            retry = RetryPolicy(self.max_attempts, self.backoff_initial_seconds, self.backoff_max_seconds)
             with GraphQLSender(url, token=self.auth_token, timeout_seconds=self.timeout_seconds,
                                verify_ssl=self.verify_ssl, retry=retry, httpx_transport=transport,
                                validate=self.validate_payloads != "off") as sender:
                 yield Backend(sender, identity)
-        finally:
-            if sandbox is not None:
-                sandbox.close()

@@ -7,6 +7,7 @@ and both are still delivered exactly once.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -56,3 +57,28 @@ def test_two_days_upload_concurrently_in_two_processes_exactly_once(storage, wri
         assert reports[key]["records_sent"] == d.expected
         assert ledger.position(key).acked_records == sum(d.expected.values())
     assert backend.configuration_count == 5  # the shared vehicles' configurations were created once
+
+
+def test_two_days_on_the_embedded_backend_in_two_processes_share_one_store(storage, write_day):
+    """The embedded default (no endpoint): both processes write the same SQLite store and ledger at once."""
+    from fleet_assets.resources.analytics import SANDBOX_STORE
+
+    days = {key: make_day(key, points=120, events=60, dtcs=3) for key in DAYS}
+    for key, d in days.items():
+        write_day(d, key)
+    env = {k: v for k, v in os.environ.items() if k not in ("GRAPH_SERVICE_URL", "GRAPH_ENDPOINT")}
+    procs = [subprocess.Popen([sys.executable, "-m", "fleet_assets.analytics.cli", "--date", key, "--data-dir",
+                               str(storage.root), "--max-points", "40", "--json", "-q"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for key in DAYS]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+        report = json.loads(out)
+        assert report["records_sent"] == days[report["partition_key"]].expected and report["dead_lettered"] == 0
+    store = AnalyticsSandbox(store_path=str(storage.root / SANDBOX_STORE))
+    try:
+        assert store.stored_counts() == {k: sum(d.expected[k] for d in days.values())
+                                         for k in days[DAYS[0]].expected}
+        assert store.configuration_count == 5  # issued once across both processes
+    finally:
+        store.close()
