@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DAGSTER_PORT ?= 3000
 INGEST_PORT ?= 8700
+ANALYTICS_PORT ?= 8701
 
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FLEET_DATA_DIR ?= $(CURDIR)/data
@@ -29,7 +30,7 @@ install: $(STAMP)  ## create .venv and install all three distributions (editable
 dev: install  ## start the Dagster UI (and the trip ingest server) on embedded defaults
 	@mkdir -p "$(DAGSTER_HOME)" "$(FLEET_DATA_DIR)"
 	@cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
-	DAGSTER_PORT=$(DAGSTER_PORT) INGEST_PORT=$(INGEST_PORT) BIN=$(BIN) bash scripts/dev.sh
+	DAGSTER_PORT=$(DAGSTER_PORT) INGEST_PORT=$(INGEST_PORT) ANALYTICS_PORT=$(ANALYTICS_PORT) BIN=$(BIN) bash scripts/dev.sh
 
 test: install  ## run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
@@ -46,8 +47,8 @@ bench: install  ## run every benchmark (see benchmarks/RESULTS.md); BENCH_ARGS=-
 sandbox: install  ## serve the Motive/Samsara wire-format sandbox on loopback
 	$(BIN)/fleet-sandbox serve --port 8600
 
-analytics-sandbox: install  ## serve the IcsAnalytics GraphQL sandbox backend on loopback
-	$(BIN)/python -m fleet_assets.analytics.sandbox_server
+analytics-sandbox: install  ## serve the IcsAnalytics GraphQL sandbox backend (the embedded one's data) on loopback
+	$(BIN)/python -m fleet_assets.analytics.sandbox_server --port $(ANALYTICS_PORT) --store "$(FLEET_DATA_DIR)/analytics_sandbox.sqlite"
 
 ingest-server: install  ## serve the trip-chunk ingest API on loopback
 	$(BIN)/fleet-ingest-server --port $(INGEST_PORT) --data-dir "$(FLEET_DATA_DIR)" --keys-file "$(FLEET_DATA_DIR)/ingest_keys.json"

@@ -25,14 +25,14 @@ WORKSPACE_QUERY = """
 
 @pytest.mark.slow
 def test_make_dev_starts_ui_and_ingest_api(tmp_path, free_port, process_group):
-    dagster_port, ingest_port = free_port(), free_port()
+    dagster_port, ingest_port, analytics_port = free_port(), free_port(), free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "FLEET_DATA_DIR": str(tmp_path / "data"),
            "BIN": str(Path(sys.executable).parent), "DAGSTER_PORT": str(dagster_port),
-           "INGEST_PORT": str(ingest_port)}
-    for name in ("MOTIVE_API_KEY", "SAMSARA_API_TOKEN", "SEC_AUTH_TOKEN"):
+           "INGEST_PORT": str(ingest_port), "ANALYTICS_PORT": str(analytics_port)}
+    for name in ("MOTIVE_API_KEY", "SAMSARA_API_TOKEN", "SEC_AUTH_TOKEN", "GRAPH_SERVICE_URL", "GRAPH_ENDPOINT"):
         env.pop(name, None)
     with (tmp_path / "dev.log").open("w") as log:
         proc = process_group(["bash", "scripts/dev.sh"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -41,6 +41,10 @@ def test_make_dev_starts_ui_and_ingest_api(tmp_path, free_port, process_group):
         assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", entries
         openapi = httpx.get(f"http://127.0.0.1:{ingest_port}/openapi.json", timeout=5).json()
         assert "/v1/trips" in openapi["paths"]
+        # The analytics sandbox serves the embedded backend's store (what runs upload lives there).
+        stats = httpx.get(f"http://127.0.0.1:{analytics_port}/stats", timeout=5).json()
+        assert stats["stored"] == {"gps": 0, "signal": 0, "dtc": 0, "network_stats": 0}
+        assert (tmp_path / "data" / "analytics_sandbox.sqlite").exists()
 
 
 def _wait_for_location(port: int, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> list[dict]:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Started by `make dev`: the trip ingest server in the background, the Dagster UI in the foreground.
-# Both stop together on Ctrl-C.
+# Started by `make dev`: the trip ingest server and (without an analytics endpoint) the analytics sandbox in
+# the background, the Dagster UI in the foreground. All stop together on Ctrl-C.
 set -euo pipefail
-: "${BIN:=.venv/bin}" "${DAGSTER_PORT:=3000}" "${INGEST_PORT:=8700}"
+: "${BIN:=.venv/bin}" "${DAGSTER_PORT:=3000}" "${INGEST_PORT:=8700}" "${ANALYTICS_PORT:=8701}"
 
 # A demo device key on first start, so an edge collector (or `edge-collector replay`) can upload at once.
 keys_file="$FLEET_DATA_DIR/ingest_keys.json"
@@ -15,7 +15,17 @@ fi
 
 "$BIN/fleet-ingest-server" --keys-file "$keys_file" --host 127.0.0.1 --port "$INGEST_PORT" --data-dir "$FLEET_DATA_DIR" &
 ingest_pid=$!
-trap 'kill "$ingest_pid" 2>/dev/null || true' EXIT
+analytics_pid=""
+trap 'kill "$ingest_pid" $analytics_pid 2>/dev/null || true' EXIT
+
+# No analytics endpoint: runs upload to the embedded sandbox, whose data lives in this SQLite file; serving the
+# same file shows what was uploaded (and accepts uploads from the analytics CLI).
+if [ -z "${GRAPH_SERVICE_URL:-}${GRAPH_ENDPOINT:-}" ]; then
+  "$BIN/python" -m fleet_assets.analytics.sandbox_server --host 127.0.0.1 --port "$ANALYTICS_PORT" \
+      --store "$FLEET_DATA_DIR/analytics_sandbox.sqlite" &
+  analytics_pid=$!
+  echo "Analytics sandbox: http://127.0.0.1:$ANALYTICS_PORT/graphql  (uploaded data: /stats, /records/gps)"
+fi
 
 echo "Trip ingest API:  http://127.0.0.1:$INGEST_PORT  (OpenAPI at /openapi.json)"
 echo "Dagster UI:       http://127.0.0.1:$DAGSTER_PORT"

@@ -17,13 +17,13 @@ UPSTREAM = ("telemetry", "edge_events", "edge_dtcs")
     partitions_def=daily_partitions,
     backfill_policy=daily_backfill_policy,
     deps=[dg.AssetKey(name) for name in UPSTREAM],
-    pool="analytics_ledger",
     group_name="analytics",
     kinds={"graphql", "duckdb"},
     description="The day's GPS (telemetry), OBD signals (edge_events), DTCs (edge_dtcs) and per-source "
                 "ingest statistics, uploaded to the IcsAnalytics GraphQL backend exactly once "
-                "(ledger: analytics_ledger.duckdb). A missing upstream partition means nothing to send "
-                "for that kind.",
+                "(ledger: analytics_ledger.duckdb, scoped to the backend's identity). A missing upstream "
+                "partition means nothing to send for that kind. Runs of different days proceed together: the "
+                "ledger is locked only for its short commits.",
 )
 def analytics_upload(context: dg.AssetExecutionContext, storage: FleetStorage,
                      analytics: AnalyticsResource) -> dg.MaterializeResult:
@@ -32,10 +32,11 @@ def analytics_upload(context: dg.AssetExecutionContext, storage: FleetStorage,
     missing = [name for name in UPSTREAM if getattr(data, name) is None]
     if missing:
         context.log.info("analytics %s: no partition for %s; nothing to send for those", day, missing)
-    ledger = UploadLedger(storage.ledger_path, analytics.endpoint_label, analytics.ledger_lock_timeout_seconds)
-    with analytics.open_sender(context.log) as sender:
-        report = PartitionUploader(sender, ledger, analytics.upload_settings(), context.log).upload(day, data)
-    return dg.MaterializeResult(metadata=upload_metadata(report, storage.ledger_path))
+    with analytics.open_backend(storage.root, context.log) as backend:
+        ledger = UploadLedger(storage.ledger_path, backend.identity, analytics.ledger_lock_timeout_seconds)
+        report = PartitionUploader(backend.sender, ledger, analytics.upload_settings(), context.log).upload(day, data)
+    return dg.MaterializeResult(metadata={**upload_metadata(report, storage.ledger_path),
+                                          "endpoint": analytics.endpoint_label, "backend_id": backend.identity})
 
 
 defs = dg.Definitions(assets=[analytics_upload])

@@ -227,6 +227,15 @@ def _stats_row(vehicle_key: str, name: str, upload_id: int, total: int, matched:
     return row
 
 
+def canonical_day(text: str) -> str:
+    """``YYYY-MM-DD`` (ISO 8601, so ``YYYYMMDD`` too) → ``YYYY-MM-DD``: the one spelling that keys partitions, the
+    ledger and upload ids, so one day is never two ledger keys."""
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except (ValueError, AttributeError):
+        raise AnalyticsInputError(f"{text!r} is not a day; expected YYYY-MM-DD, e.g. 2025-11-04") from None
+
+
 def upload_id_for(day: str) -> int:
     """The partition day as an Int (20250101): one network-stats upload per vehicle, source and day."""
     return int(date.fromisoformat(day).strftime("%Y%m%d"))

@@ -1,6 +1,7 @@
 """Embedded IcsAnalytics-compatible GraphQL backend (graphql-core over the SDL) for tests and demos.
 
-It stores what it receives in memory with upsert-by-natural-key semantics
+It stores what it receives (in memory, or in a SQLite file that outlives the
+process: ``sandbox_store``) with upsert-by-natural-key semantics
 (GPS ``(configurationId, time)``, signals ``(configurationId, messageId,
 name, time)``, DTCs ``(configurationId, messageId, dtcId, time)``, network
 stats ``(configurationId|vehicleId, name, uploadId)``), so a re-delivered
@@ -9,7 +10,8 @@ backend half of exactly-once. Each request is atomic (a rejected record
 rejects its whole request, like a transactional resolver). Faults come from
 a deterministic ``FaultPlan``. Two ways in: ``SandboxTransport`` (in-process
 httpx transport for gql's HTTPXTransport) and ``serve_in_thread`` / the CLI
-(Starlette + uvicorn on loopback; ``GET /stats``, ``POST /reset``).
+(Starlette + uvicorn on loopback; ``GET /stats``, ``GET /records/{kind}``,
+``POST /reset``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from graphql import GraphQLError, build_schema, graphql_sync, parse
 from graphql.language import OperationDefinitionNode
 
 from fleet_assets.analytics.faults import FaultPlan
+from fleet_assets.analytics.sandbox_store import MemoryStore, SqliteStore
 from fleet_assets.analytics.sdl import sdl_text
 
 log = logging.getLogger(__name__)
@@ -52,8 +55,10 @@ class AnalyticsSandbox:
     """The backend state + GraphQL execution. Thread-safe (one lock around each request)."""
 
     def __init__(self, faults: FaultPlan | None = None, required_token: str | None = None,
-                 max_aliases: int | None = None):
+                 max_aliases: int | None = None, store_path: str | None = None):
         self.faults = faults or FaultPlan()
+        # A file store is shared with every other process using the same path (runs, `make dev`'s server).
+        self.data: MemoryStore | SqliteStore = SqliteStore(store_path) if store_path else MemoryStore()
         self.required_token = required_token
         self.max_aliases = max_aliases  # like a gateway's alias limit (GraphQL Armor maxAliases)
         self.on_commit: Callable[[str, int], None] | None = None
@@ -66,13 +71,25 @@ class AnalyticsSandbox:
         mutation["upsertDtcData"].resolve = self._upsert_dtcs
         mutation["upsertGpsData"].resolve = self._upsert_gps
         mutation["createNetworkStats"].resolve = self._create_network_stats
-        self.reset()
+        self._reset_counters()
+
+    @property
+    def backend_id(self) -> str:
+        """Changes when the store is new or reset: the embedded backend's identity in the upload ledger."""
+        return self.data.backend_id
+
+    def close(self) -> None:
+        if isinstance(self.data, SqliteStore):
+            self.data.close()
 
     def reset(self) -> None:
+        """Forget the data and counters (a file store also gets a new ``backend_id``)."""
+        self._reset_counters(reset_data=True)
+
+    def _reset_counters(self, reset_data: bool = False) -> None:
         with self._lock:
-            self.configurations: dict[tuple, dict] = {}
-            self.messages: dict[tuple, dict] = {}
-            self.store: dict[str, dict[tuple, Any]] = {k: {} for k in KIND_OF_FIELD.values()}
+            if reset_data:
+                self.data.reset()
             self.points_received: Counter = Counter()
             self.duplicate_deliveries: Counter = Counter()
             self.requests: Counter = Counter()
@@ -83,51 +100,52 @@ class AnalyticsSandbox:
 
     # ------------------------------------------------------------------ stats
     def stored_counts(self) -> dict[str, int]:
-        return {kind: len(rows) for kind, rows in self.store.items()}
+        return self.data.counts()
+
+    @property
+    def configuration_count(self) -> int:
+        return self.data.id_counts()[0]
 
     def stats(self) -> dict:
+        """Stored rows and ids (the whole store), request counters (this process since start)."""
+        configurations, messages = self.data.id_counts()
         with self._lock:
-            return {"stored": self.stored_counts(), "points_received": dict(self.points_received),
+            return {"backend_id": self.backend_id, "stored": self.stored_counts(),
+                    "points_received": dict(self.points_received),
                     "duplicate_deliveries": dict(self.duplicate_deliveries), "requests": dict(self.requests),
-                    "faults_injected": dict(self.faults_injected), "configurations": len(self.configurations),
-                    "messages": len(self.messages), "authorized_requests": self.authorized_requests,
+                    "faults_injected": dict(self.faults_injected), "configurations": configurations,
+                    "messages": messages, "authorized_requests": self.authorized_requests,
                     "busy_seconds": round(self.busy_seconds, 3)}
 
     # -------------------------------------------------------------- resolvers
     def _create_configuration(self, _root, _info, input: dict) -> dict:
         key = (input["deviceId"], input["vehicleId"], input["fleetId"], input["organizationId"])
-        if key not in self.configurations:
-            self.configurations[key] = {"id": len(self.configurations) + 1, **input}
-        return self.configurations[key]
+        return self.data.configuration(key, input)
 
     def _create_message(self, _root, _info, input: dict) -> list[dict]:
         out = []
         for m in input["messages"]:
             key = tuple((m.get(k) or "").strip() for k in ("arbId", "networkName", "ecuName", "name"))
-            if key not in self.messages:
-                self.messages[key] = {"id": len(self.messages) + 1, **m}
-            out.append(self.messages[key])
+            out.append(self.data.message(key, m))
         return out
 
     def _config(self, cid: int) -> dict:
-        for conf in self.configurations.values():
-            if conf["id"] == cid:
-                return conf
-        raise _rejected(f"unknown configurationId {cid}")
+        conf = self.data.configuration_by_id(cid)
+        if conf is None:
+            raise _rejected(f"unknown configurationId {cid}")
+        return conf
 
     def _check_message(self, mid: int) -> dict:
-        for msg in self.messages.values():
-            if msg["id"] == mid:
-                return msg
-        raise _rejected(f"unknown messageId {mid}")
+        msg = self.data.message_by_id(mid)
+        if msg is None:
+            raise _rejected(f"unknown messageId {mid}")
+        return msg
 
     def _commit(self, kind: str, writes: list[tuple[tuple, Any]]) -> None:
         """Apply all writes of one request (called only after the whole request validated)."""
-        rows = self.store[kind]
-        for key, value in writes:
-            if key in rows:
-                self.duplicate_deliveries[kind] += 1
-            rows[key] = value
+        duplicates = self.data.upsert(kind, writes)
+        if duplicates:
+            self.duplicate_deliveries[kind] += duplicates
         self.points_received[kind] += len(writes)
         if self.on_commit is not None:
             self.on_commit(kind, len(writes))
@@ -176,7 +194,7 @@ class AnalyticsSandbox:
         self._commit("gps", writes)
         # One row per request, not per point: clients select only ids and ignore the list.
         first = input["data"][0] if input["data"] else {"time": ""}
-        return [{"id": len(self.store["gps"]), "configurationId": conf["id"], "deviceId": conf["deviceId"],
+        return [{"id": self.points_received["gps"], "configurationId": conf["id"], "deviceId": conf["deviceId"],
                  "fleetId": conf["fleetId"], "vehicleId": conf["vehicleId"],
                  "organizationId": conf["organizationId"], **first}]
 
@@ -189,7 +207,7 @@ class AnalyticsSandbox:
         key = (owner, input["name"], input.get("uploadId"))
         self._poison_check("network_stats", key)
         self._commit("network_stats", [(key, input)])
-        return {"id": len(self.store["network_stats"]), **input}
+        return {"id": self.points_received["network_stats"], **input}
 
     # ---------------------------------------------------------------- requests
     def handle(self, body: bytes, headers: Mapping[str, str]) -> SandboxResponse:
@@ -231,7 +249,9 @@ class AnalyticsSandbox:
                                             b' "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}')
             if outcome == "timeout":
                 return SandboxResponse(504, b"", hang=True)
-            result = graphql_sync(self._schema, document.loc.source.body, variable_values=payload.get("variables"))
+            with self.data.transaction():  # what the resolvers wrote commits, even next to an error (aliases)
+                result = graphql_sync(self._schema, document.loc.source.body,
+                                      variable_values=payload.get("variables"))
             if outcome == "commit_then_500":
                 return SandboxResponse(500, b"")
             out: dict[str, Any] = {"data": result.data}
@@ -255,7 +275,7 @@ class SandboxTransport(httpx.BaseTransport):
 
 
 def create_app(backend: AnalyticsSandbox):
-    """Starlette app: POST /graphql, GET /stats, POST /reset."""
+    """Starlette app: POST /graphql, GET /stats, GET /records/{kind}?limit=N (latest first), POST /reset."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
@@ -271,12 +291,22 @@ def create_app(backend: AnalyticsSandbox):
     async def stats(_request: Request) -> Response:
         return JSONResponse(backend.stats())
 
+    async def records(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        if kind not in KIND_OF_FIELD.values():
+            return JSONResponse({"error": f"unknown kind {kind!r}; one of {sorted(KIND_OF_FIELD.values())}"}, 404)
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", "20")), 1000))
+        except ValueError:
+            return JSONResponse({"error": "limit must be an integer"}, 400)
+        return JSONResponse(await run_in_threadpool(backend.data.latest, kind, limit))
+
     async def reset(_request: Request) -> Response:
         backend.reset()
         return JSONResponse({"ok": True})
 
     return Starlette(routes=[Route("/graphql", graphql, methods=["POST"]), Route("/stats", stats),
-                             Route("/reset", reset, methods=["POST"])])
+                             Route("/records/{kind}", records), Route("/reset", reset, methods=["POST"])])
 
 
 @contextmanager
@@ -316,14 +346,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-aliases", type=int, default=None,
                         help="refuse documents with more aliased fields, like a gateway's alias limit")
     parser.add_argument("--token", default=None, help="require 'Authorization: Bearer <token>' (default: none)")
+    parser.add_argument("--store", default=None, metavar="PATH",
+                        help="keep the data in this SQLite file, shared with the embedded backend of runs that use "
+                             "the same file (make dev: $FLEET_DATA_DIR/analytics_sandbox.sqlite); default: memory")
     args = parser.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the sandbox only binds to loopback addresses")
     backend = AnalyticsSandbox(FaultPlan.uniform(args.fault_rate, seed=args.seed, poison_rate=args.poison_rate,
                                                  hang_seconds=args.hang_seconds), required_token=args.token,
-                               max_aliases=args.max_aliases)
+                               max_aliases=args.max_aliases, store_path=args.store)
     with serve_in_thread(backend, args.host, args.port) as url:
-        print(f"analytics sandbox listening on {url} (stats: {url.rsplit('/', 1)[0]}/stats)", flush=True)
+        print(f"analytics sandbox listening on {url} (stats: {url.rsplit('/', 1)[0]}/stats, store: "
+              f"{args.store or 'memory'})", flush=True)
         try:
             while True:
                 time.sleep(3600)

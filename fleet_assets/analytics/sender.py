@@ -9,13 +9,15 @@ validated and its variables coerced against the SDL first. Failures are
 classified so the caller can act: transient (HTTP 5xx, timeouts, connection
 errors, server-side GraphQL errors) are retried with exponential backoff;
 rejected records (``BAD_USER_INPUT`` or a variable-coercion error) are
-bisected by the uploader; auth/other 4xx fail at once. The bearer token only
+bisected by the uploader, unless the error names an id we resolved from the
+backend (``StaleIdsError``: re-resolve, don't bisect); auth/other 4xx fail at once. The bearer token only
 ever lives in the httpx client's headers: never logged, never in metadata.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +40,13 @@ from fleet_assets.analytics.sdl import document_errors
 log = logging.getLogger(__name__)
 
 REJECTED_CODES = {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
+# An error about an id the client obtained from this backend (createConfiguration / createMessage), not about
+# the record: "unknown configurationId 16", "messageId 3 not found", a foreign-key violation on one of them.
+_ID = r"(configuration|message)[ _]?id"
+STALE_ID_PATTERN = re.compile(
+    rf"\b(unknown|invalid|no such|nonexistent|non-existent)\b\W+(\w+\W+){{0,2}}{_ID}\b"
+    rf"|\b{_ID}\b\W+(\w+\W+){{0,3}}(not found|does not exist|unknown)"
+    rf"|foreign key.{{0,120}}{_ID}|{_ID}.{{0,120}}foreign key", re.IGNORECASE)
 
 
 class AnalyticsSendError(RuntimeError):
@@ -78,6 +87,11 @@ class RecordsRejectedError(AnalyticsSendError):
         return set(aliases[:first_failed])
 
 
+class StaleIdsError(RecordsRejectedError):
+    """The backend does not know a configuration/message id we resolved from it earlier (it was reset or
+    replaced): not a bad record. The uploader re-resolves the ids once instead of bisecting."""
+
+
 class AnalyticsAuthError(AnalyticsSendError):
     """401/403: retrying will not help; check SEC_AUTH_TOKEN."""
 
@@ -104,7 +118,10 @@ def _classify_graphql_errors(errors: list[dict] | None, operation: str, data: di
         or str(e.get("message", "")).startswith("Variable '$input")
         for e in errors if isinstance(e, dict))
     message = f"{operation}: backend answered with GraphQL errors: {messages}"
-    return RecordsRejectedError(message, data, errors) if rejected else TransientSendError(message)
+    if not rejected:
+        return TransientSendError(message)
+    stale = any(STALE_ID_PATTERN.search(str(e.get("message", ""))) for e in errors if isinstance(e, dict))
+    return (StaleIdsError if stale else RecordsRejectedError)(message, data, errors)
 
 
 class OrjsonHTTPXTransport(HTTPXTransport):

@@ -8,9 +8,14 @@ the ledger has not resolved, in deterministic batches. Kind k+1's records are
 built and packed on a worker thread while kind k is on the wire. A batch is
 recorded in the ledger right after the backend acknowledged it; a rejected
 batch is bisected until the bad record is isolated and dead-lettered, and the
-rest is sent. Transient failures are retried by the sender; when retries run
-out the upload raises, and the next run resumes with exactly the
-unacknowledged records.
+rest is sent, up to ``max_dead_letters`` per run (a backend refusing records
+wholesale fails the run instead of dead-lettering the day record by record).
+An error about an id resolved from the backend (``StaleIdsError``: the
+backend was reset or replaced) is not a bad record: the cached ids are
+dropped and re-resolved once, and the upload continues. Transient failures
+are retried by the sender; when retries run out the upload raises, and the
+next run resumes with exactly the unacknowledged records. The ledger is
+only held for its short reads and commits, never across a request.
 
 The one window: a crash after the backend committed a batch but before the
 ledger recorded the ack means that batch is sent again on the next run
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -42,13 +48,17 @@ from fleet_assets.analytics.operations import (
     coalesced_request,
     input_variable,
 )
-from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, RecordsRejectedError
+from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, RecordsRejectedError, StaleIdsError
 
 log = logging.getLogger(__name__)
 
 
 class UploadIncompleteError(RuntimeError):
     """The partition was not fully delivered; the ledger says where the next run resumes."""
+
+
+class DeadLetterLimitError(AnalyticsSendError):
+    """More records were rejected in one run than ``max_dead_letters``: the backend, not the records, is wrong."""
 
 
 @dataclass
@@ -76,6 +86,10 @@ class UploadSettings:
     # Aliased fields per document at most. Gateways often cap aliases (GraphQL Armor: 15 by default); a
     # document the backend refuses anyway is split until it passes, so this only saves wasted requests.
     max_aliases_per_request: int = 15
+    # Records one run may dead-letter (each costs ~log2(batch) bisection requests). Past it the run fails
+    # with a clear error instead of dead-lettering a whole day record by record; the unresolved records of
+    # the batch in progress stay pending (nothing is dropped).
+    max_dead_letters: int = 100
 
 
 @dataclass
@@ -147,6 +161,18 @@ def automatic_gc_paused():
             gc.enable()
 
 
+def _check_fresh(what: str, created: dict, cached: dict) -> None:
+    """A backend that issues an id the ledger already holds for another configuration forgot its earlier ids.
+
+    Sending on would silently attach one vehicle's data to another's id.
+    """
+    known = {v: k for k, v in cached.items()}
+    clash = [(key, known[new_id]) for key, new_id in created.items() if new_id in known and known[new_id] != key]
+    if clash:
+        raise StaleIdsError(f"create{what.title()} returned {what} id {created[clash[0][0]]} for {clash[0][0]}, "
+                            f"but the ledger holds that id for {clash[0][1]}: the backend was reset or replaced")
+
+
 class PartitionUploader:
     def __init__(self, sender: GraphQLSender, ledger: UploadLedger, settings: UploadSettings,
                  logger: logging.Logger | None = None):
@@ -181,20 +207,20 @@ class PartitionUploader:
             return {**self._create_configurations(chunk[:mid]), **self._create_configurations(chunk[mid:])}
         return {ids: int(data[alias(i)]["id"]) for i, ids in enumerate(chunk)}
 
-    def _resolve_configurations(self, vehicle_keys: set[str], report: UploadReport) -> dict[str, int]:
-        cached = self.ledger.configuration_ids()
+    def _resolve_configurations(self, vehicle_keys: set[str], cached: dict[VehicleIds, int],
+                                report: UploadReport) -> dict[str, int]:
         wanted = {key: self._vehicle_ids(key) for key in sorted(vehicle_keys)}
         missing = sorted({ids for ids in wanted.values() if ids not in cached})
         size = self.settings.max_aliases_per_request if self.settings.coalesce else 1
         for start in range(0, len(missing), size):
             created = self._create_configurations(missing[start:start + size])
+            _check_fresh("configuration", created, cached)
             self.ledger.save_configurations(created)  # right after the backend created them
             cached.update(created)
             report.configurations_created += len(created)
         return {key: cached[ids] for key, ids in wanted.items()}
 
-    def _resolve_messages(self, needed: list[dict], report: UploadReport) -> dict[str, int]:
-        cached = self.ledger.message_ids()
+    def _resolve_messages(self, needed: list[dict], cached: dict[str, int], report: UploadReport) -> dict[str, int]:
         missing = [m for m in needed if wire_items.message_key(m) not in cached]
         if missing:
             data = self.sender.execute("createMessage", {"input": {"messages": missing}})
@@ -234,6 +260,10 @@ class PartitionUploader:
         except RecordsRejectedError as exc:
             groups = batch.group_batches() if batch.uses_aliases else []
             committed = exc.committed_aliases([alias(i) for i in range(len(groups))]) if groups else None
+            if isinstance(exc, StaleIdsError):  # not this record's fault: keep what committed, then stop
+                acked.extend(item for index, group in enumerate(groups) if alias(index) in (committed or ())
+                             for item in group.items)
+                raise
             if committed is not None:
                 pending = []
                 for index, group in enumerate(groups):
@@ -248,6 +278,14 @@ class PartitionUploader:
                         self._deliver(Batch(batch.partition_key, batch.kind, rest, coalesced=True), acked, dead)
                 return
             if len(batch.items) == 1:
+                with self._dead_lock:
+                    self._dead_count += 1
+                    over = self._dead_count > self.settings.max_dead_letters
+                if over:
+                    raise DeadLetterLimitError(
+                        f"more than {self.settings.max_dead_letters} records rejected in this run (max_dead_letters; "
+                        f"last: {exc}): the backend is refusing records wholesale, so the upload stops instead "
+                        f"of dead-lettering the day record by record") from None
                 self.log.warning("dead-lettering one %s record: %s", batch.kind, exc)
                 dead.append((batch.items[0], str(exc)))
                 return
@@ -257,12 +295,19 @@ class PartitionUploader:
             return
         acked.extend(batch.items)
 
-    def _deliver_batch(self, batch: Batch) -> tuple[list[Item], list[tuple[Item, str]]]:
-        """Deliver one planned batch (bisecting rejections); runs on a sender thread, no ledger I/O."""
+    def _deliver_batch(self, batch: Batch) -> tuple[list[Item], list[tuple[Item, str]], AnalyticsSendError | None]:
+        """Deliver one planned batch (bisecting rejections); runs on a sender thread, no ledger I/O.
+
+        A stop mid-batch (stale ids, dead-letter limit) returns what was acknowledged so far with the error,
+        so those acks are recorded before the error is raised.
+        """
         acked: list[Item] = []
         dead: list[tuple[Item, str]] = []
-        self._deliver(batch, acked, dead)
-        return acked, dead
+        try:
+            self._deliver(batch, acked, dead)
+        except (StaleIdsError, DeadLetterLimitError) as exc:
+            return acked, dead, exc
+        return acked, dead, None
 
     def _settle(self, batch: Batch, outcome: Future, report: UploadReport, progress: dict[str, list[int]]) -> None:
         """Record one delivered batch in ONE ledger transaction (on the calling thread, in submission order).
@@ -270,7 +315,11 @@ class PartitionUploader:
         A bisected batch's partial acks are recorded together with the batch, so
         a crash mid-bisection re-sends that one batch (the documented window).
         """
-        acked, dead = outcome.result()
+        acked, dead, error = outcome.result()
+        if error is not None:  # acks are real; the batch's dead letters are isolated again next time
+            self.ledger.record_batch(batch, acked, [], complete=False)
+            report.records_sent[batch.kind] = report.records_sent.get(batch.kind, 0) + len(acked)
+            raise error
         self.ledger.record_batch(batch, acked, dead)
         report.records_sent[batch.kind] = report.records_sent.get(batch.kind, 0) + len(acked)
         report.dead_lettered += len(dead)
@@ -332,14 +381,16 @@ class PartitionUploader:
         signal records themselves are built later, on the packing thread.
         """
         records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)
-        resolved = {kind: self.ledger.resolved_fingerprints(partition_key, kind) for kind in KINDS}
+        with self.ledger.session():  # one short critical section for every read
+            resolved = {kind: self.ledger.resolved_fingerprints(partition_key, kind) for kind in KINDS}
+            cached_configs, cached_messages = self.ledger.configuration_ids(), self.ledger.message_ids()
         built = {kind: build_kind(partition_key, kind, data) for kind in ("gps", "network_stats")}
         vehicles = {key for kind in ("network_stats", "gps")
                     for key in pc.unique(built[kind]["vehicle_key"]).to_pylist()}
-        configs = self._resolve_configurations(vehicles, report)
+        configs = self._resolve_configurations(vehicles, cached_configs, report)
         needed = wire_items.messages_needed(records.pids_with_values(data.edge_events),
                                             records.has_dtc_items(data.edge_dtcs))
-        messages = self._resolve_messages(needed, report)
+        messages = self._resolve_messages(needed, cached_messages, report)
         stats = built["network_stats"]
         unsent_stats = any(fp not in resolved["network_stats"] for fp in stats["fingerprint"].to_pylist())
         id_field = self._network_stats_id_field() if unsent_stats else None
@@ -373,30 +424,25 @@ class PartitionUploader:
         return {kind: self._pack_kind(partition_key, kind, data, prepared, report) for kind in KINDS}
 
     def upload(self, partition_key: str, data: PartitionData) -> UploadReport:
+        partition_key = records.canonical_day(partition_key)  # one day, one ledger key, however it was spelled
         records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)  # before the ledger is touched
-        with self.ledger.session(), automatic_gc_paused():
+        with automatic_gc_paused():
             return self._upload(partition_key, data)
 
     def _upload(self, partition_key: str, data: PartitionData) -> UploadReport:
         report = UploadReport(partition_key=partition_key, endpoint=self.ledger.endpoint)
+        self._dead_count, self._dead_lock = 0, threading.Lock()
         try:
-            t0 = time.perf_counter()
-            prepared = self._prepare(partition_key, data, report)
-            t1 = time.perf_counter()
-            report.seconds["ids"] = round(t1 - t0, 3)
-            # Building + packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write
-            # stays on this thread, in order.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
-                futures = {kind: packer.submit(self._pack_kind, partition_key, kind, data, prepared, report)
-                           for kind in KINDS}
-                try:
-                    self._send_all(partition_key, futures, report)
-                except AnalyticsSendError:
-                    report.batches_planned = sum(len(f.result()) for f in futures.values())
-                    raise
-            report.seconds["records+send"] = round(time.perf_counter() - t1, 3)
-            self.log.info("analytics %s: already acknowledged before this run %s", partition_key,
-                          report.already_acknowledged)
+            try:
+                self._upload_once(partition_key, data, report)
+            except StaleIdsError as exc:
+                self.log.warning(
+                    "analytics %s: the backend does not know ids cached in the ledger for %s (%s); it was reset or "
+                    "replaced. Re-resolving configuration and message ids once and continuing. Records it "
+                    "acknowledged before are not re-sent; declare a reset to send everything again.",
+                    partition_key, self.ledger.endpoint, exc)
+                self.ledger.forget_ids()
+                self._upload_once(partition_key, data, report)
         except AnalyticsSendError as exc:
             raise UploadIncompleteError(
                 f"analytics upload of {partition_key} to {self.ledger.endpoint} stopped: {exc}. "
@@ -408,3 +454,22 @@ class PartitionUploader:
             report.retries = self.sender.stats.retries
         report.position = self.ledger.position(partition_key)
         return report
+
+    def _upload_once(self, partition_key: str, data: PartitionData, report: UploadReport) -> None:
+        t0 = time.perf_counter()
+        prepared = self._prepare(partition_key, data, report)
+        t1 = time.perf_counter()
+        report.seconds["ids"] = round(t1 - t0, 3)
+        # Building + packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write
+        # stays on this thread, in order.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
+            futures = {kind: packer.submit(self._pack_kind, partition_key, kind, data, prepared, report)
+                       for kind in KINDS}
+            try:
+                self._send_all(partition_key, futures, report)
+            except AnalyticsSendError:
+                report.batches_planned = sum(len(f.result()) for f in futures.values())
+                raise
+        report.seconds["records+send"] = round(time.perf_counter() - t1, 3)
+        self.log.info("analytics %s: already acknowledged before this run %s", partition_key,
+                      report.already_acknowledged)

@@ -127,5 +127,7 @@ def network_stats_items(stats: pa.Table, config_of: Callable[[str], int], vehicl
                  "rate": r["rate"]}
         if r["min_time"] is not None:
             point.update(minTime=r["min_time"], maxTime=r["max_time"])
-        items.append(Item((owner, r["name"], r["upload_id"]), header, point, r["fingerprint"]))
+        # The fingerprint in the group keeps every stat its own group (one object per aliased field) even
+        # if two vehicles share an owner id, so a coalesced batch always splits and bisects cleanly.
+        items.append(Item((owner, r["name"], r["upload_id"], r["fingerprint"]), header, point, r["fingerprint"]))
     return sorted(items, key=lambda i: i.group)

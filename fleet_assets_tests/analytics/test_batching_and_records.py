@@ -137,3 +137,44 @@ def test_vectorised_fingerprints_equal_the_single_record_fingerprint():
     table = pa.table({"key": ["a", "b", None], "time": ["t1", "t2", "t3"], "value": [1.5, None, 1e-05]})
     expected = [records.fingerprint("gps", *row) for row in zip(*(c.to_pylist() for c in table.columns))]
     assert records.fingerprints("gps", table).to_pylist() == expected
+
+
+def test_network_stats_batches_split_and_bisect_even_when_two_vehicles_share_an_owner_id():
+    """Issue 12 item 1: bisecting a network-stats batch raised 'network stats are one object per field'
+    when a (stale) configuration id made two vehicles' stats one group."""
+    from fleet_assets.analytics import wire_items
+
+    from .conftest import DAY, make_day
+
+    d = make_day().data
+    stats = records.network_stats(DAY, d.telemetry, d.edge_events, d.edge_dtcs)
+    items = wire_items.network_stats_items(stats, lambda key: 7, lambda key: 7, "configurationId")
+    batches = pack(DAY, "network_stats", items, 50_000, 4_000_000, coalesce=True)
+    assert sum(len(b.items) for b in batches) == stats.num_rows
+    pending = list(batches)
+    while pending:  # every bisection step down to single records builds its document
+        batch = pending.pop()
+        variables = batch.variables()
+        assert len(variables) == (batch.group_count if batch.uses_aliases else 1)
+        if len(batch.items) > 1:
+            pending.extend(batch.split())
+            pending.extend(batch.group_batches())
+
+
+def test_days_are_canonical_wherever_they_key_something():
+    assert records.canonical_day("20251104") == records.canonical_day(" 2025-11-04 ") == "2025-11-04"
+    for bad in ("2025-13-45", "yesterday", "../x", ""):
+        with pytest.raises(records.AnalyticsInputError, match="is not a day; expected YYYY-MM-DD"):
+            records.canonical_day(bad)
+
+
+def test_uploader_keys_the_ledger_by_the_canonical_day(run_upload):
+    from fleet_assets.analytics.sandbox_server import AnalyticsSandbox
+
+    from .conftest import make_day
+
+    day = make_day(points=20, events=10, dtcs=2)
+    backend = AnalyticsSandbox()
+    first = run_upload(backend, day.data, key="20250601")
+    again = run_upload(backend, day.data, key="2025-06-01")
+    assert first.partition_key == "2025-06-01" and sum(again.records_sent.values()) == 0

@@ -41,7 +41,7 @@ def test_without_commit_faults_nothing_is_delivered_twice(day, run_upload):
 def test_rerun_sends_nothing_and_creates_no_configuration(day, run_upload):
     backend = AnalyticsSandbox()
     first = run_upload(backend, day.data)
-    configs_before = len(backend.configurations)
+    configs_before = backend.configuration_count
     requests_before = sum(backend.requests.values())
 
     second = run_upload(backend, day.data)
@@ -50,7 +50,7 @@ def test_rerun_sends_nothing_and_creates_no_configuration(day, run_upload):
     assert second.requests == 0 and sum(backend.requests.values()) == requests_before
     assert second.records_sent == {"gps": 0, "signal": 0, "dtc": 0, "network_stats": 0}
     assert second.already_acknowledged == day.expected
-    assert len(backend.configurations) == configs_before
+    assert backend.configuration_count == configs_before
 
 
 def test_changed_partition_sends_only_new_or_corrected_rows(day, run_upload):
@@ -70,7 +70,7 @@ def test_changed_partition_sends_only_new_or_corrected_rows(day, run_upload):
     assert report.records_sent["signal"] == report.records_sent["dtc"] == 0
     assert backend.stored_counts()["gps"] == day.expected["gps"] + 3
     assert sum(backend.points_received.values()) == received + 5
-    assert any(v[0] == 12.5 for v in backend.store["gps"].values())
+    assert any(v[0] == 12.5 for v in backend.data.rows["gps"].values())
 
 
 def test_poisoned_record_is_dead_lettered_and_the_rest_delivered(day, run_upload):
@@ -129,6 +129,6 @@ def test_backend_alias_limit_splits_coalesced_documents_and_loses_nothing(day, r
     assert backend.stored_counts() == day.expected  # ...and every record still arrived, once
     assert sum(backend.duplicate_deliveries.values()) == 0
     assert report.dead_lettered == 0
-    assert len(backend.configurations) == 5  # each vehicle's configuration created once
+    assert backend.configuration_count == 5  # each vehicle's configuration created once
     assert run_upload.ledger().position("2025-06-01").acked_records == sum(day.expected.values())
 

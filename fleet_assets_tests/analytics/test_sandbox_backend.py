@@ -9,7 +9,7 @@ import pytest
 
 from fleet_assets.analytics.faults import FaultPlan
 from fleet_assets.analytics.operations import CREATE_CONFIGURATION, CREATE_MESSAGE, UPSERT_GPS_DATA
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, main
+from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, main, serve_in_thread
 
 OLD_DTC = """mutation UpsertDtcData($input: [UpsertDtcDataInput]) {
   upsertDtcData(input: $input) { configurationId messageId } }"""
@@ -78,3 +78,33 @@ def test_cli_refuses_non_loopback_hosts(capsys):
     with pytest.raises(SystemExit):
         main(["--host", "0.0.0.0"])
     assert "only binds to loopback" in capsys.readouterr().err
+
+
+def test_file_store_is_shared_with_the_served_sandbox_and_a_reset_makes_a_new_backend(tmp_path):
+    """What `make dev` does: runs write the store in-process, the served sandbox shows it (issue 12 item 1)."""
+    store = str(tmp_path / "analytics_sandbox.sqlite")
+    writer = AnalyticsSandbox(store_path=store)
+    served = AnalyticsSandbox(store_path=store)
+    try:
+        cid = _post(writer, CREATE_CONFIGURATION, {"input": {"deviceId": 1, "vehicleId": 1, "fleetId": 1,
+                                                             "organizationId": 1}})["data"]["createConfiguration"]["id"]
+        points = [{"time": f"2025-06-01T00:00:0{i}.000000Z", "latitude": 1.0, "longitude": 2.0} for i in range(3)]
+        _post(writer, UPSERT_GPS_DATA, {"input": {"configurationId": cid, "data": points}})
+        assert served.backend_id == writer.backend_id
+        with serve_in_thread(served) as url, httpx.Client() as client:
+            base = url.rsplit("/", 1)[0]
+            stats = client.get(f"{base}/stats").json()
+            assert stats["stored"]["gps"] == 3 and stats["configurations"] == 1
+            latest = client.get(f"{base}/records/gps", params={"limit": 2}).json()
+            assert len(latest) == 2 and latest[0]["key"][0] == cid
+            assert client.get(f"{base}/records/nope").status_code == 404
+            # the served one knows ids the writer issued (one backend), and vice versa
+            assert "errors" not in client.post(url, json={"query": UPSERT_GPS_DATA, "variables": {
+                "input": {"configurationId": cid, "data": points[:1]}}}).json()
+            old_id = writer.backend_id
+            client.post(f"{base}/reset")
+        assert writer.stored_counts()["gps"] == 0
+        assert AnalyticsSandbox(store_path=store).backend_id != old_id  # a reset store is a new backend
+    finally:
+        writer.close()
+        served.close()
