@@ -10,6 +10,10 @@ read here and nowhere else: history older than the default (a device's 2017
 trips, a provider's archive) is loadable once the start is moved back. It is
 read when the code location loads, so the webserver, daemon and run workers
 of one deployment agree on it.
+
+No ``BackfillPolicy``: without one, Dagster launches one run per partition in a
+backfill (what we want: a failed day retries alone, no run holds more than one
+day in memory) and the policy, still beta, only added a warning per asset.
 """
 
 import os
@@ -33,7 +37,3 @@ def partitions_start(environ=os.environ) -> str:
 DAILY_START_DATE = partitions_start()
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=DAILY_START_DATE, timezone="UTC", end_offset=0)
-
-# One run per day in backfills: a failed day retries alone, and no run holds
-# more than one day's data in memory (days are independent Parquet files).
-daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)

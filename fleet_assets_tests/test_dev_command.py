@@ -7,7 +7,6 @@ the whole process group.
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -34,9 +33,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_make_dev_starts_ui_and_ingest_api(tmp_path):
     dagster_port, ingest_port = _free_port(), _free_port()
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = tmp_path / "dagster_home"  # dev.sh creates it and copies config/dagster.yaml into it
     env = {**os.environ, "DAGSTER_HOME": str(home), "FLEET_DATA_DIR": str(tmp_path / "data"),
            "BIN": str(Path(sys.executable).parent), "DAGSTER_PORT": str(dagster_port),
            "INGEST_PORT": str(ingest_port)}

@@ -5,7 +5,7 @@ import dagster as dg
 from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.metadata import upload_metadata
 from fleet_assets.analytics.uploader import PartitionData, PartitionUploader
-from fleet_assets.partitions import daily_backfill_policy, daily_partitions
+from fleet_assets.partitions import daily_partitions
 from fleet_assets.resources.analytics import AnalyticsResource
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.storage.parquet_partitions import read_partition
@@ -15,7 +15,6 @@ UPSTREAM = ("telemetry", "edge_events", "edge_dtcs")
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     deps=[dg.AssetKey(name) for name in UPSTREAM],
     pool="analytics_ledger",
     group_name="analytics",
