@@ -35,7 +35,7 @@ def test_backfill_of_2017_history(deployment):
 def test_seven_day_backfill_of_the_ten_assets_succeeds(deployment):
     """Item 1: raw_motive … analytics_upload for 7 consecutive days, on the embedded defaults, every run succeeds."""
     days = [f"2025-06-{day:02d}" for day in range(1, 8)]
-    backfill = deployment.wait_for_backfill(deployment.launch_backfill(TEN_ASSETS, days), timeout=720)
+    backfill = deployment.wait_for_backfill(deployment.launch_backfill(TEN_ASSETS, days), timeout=540)
     runs = backfill["runs"]
     assert backfill["status"] == "COMPLETED_SUCCESS" and all(r["status"] == "SUCCESS" for r in runs), deployment.summarize(runs)
     assert _partitions(backfill) == days  # one run per partition (Dagster's default without a backfill policy)
