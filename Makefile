@@ -28,8 +28,6 @@ $(STAMP): pyproject.toml protocol/pyproject.toml edge_collector/pyproject.toml
 install: $(STAMP)  ## create .venv and install all three distributions (editable) with test extras
 
 dev: install  ## start the Dagster UI (and the trip ingest server) on embedded defaults
-	@mkdir -p "$(DAGSTER_HOME)" "$(FLEET_DATA_DIR)"
-	@cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	DAGSTER_PORT=$(DAGSTER_PORT) INGEST_PORT=$(INGEST_PORT) ANALYTICS_PORT=$(ANALYTICS_PORT) BIN=$(BIN) bash scripts/dev.sh
 
 test: install  ## run the whole test suite (what CI runs)

@@ -15,6 +15,7 @@ import dagster as dg
 # Import area *modules* (not their Definitions objects): Dagster refuses a module
 # scope holding more than one Definitions.
 from fleet_assets.analytics import defs as analytics
+from fleet_assets.executor import fleet_executor
 from fleet_assets.pipeline import defs as pipeline
 from fleet_assets.resources.analytics import AnalyticsResource
 from fleet_assets.resources.providers import MotiveResource, SamsaraResource
@@ -36,5 +37,5 @@ defs = dg.Definitions.merge(
     analytics.defs,
     pipeline.defs,
     trips.defs,
-    dg.Definitions(resources=_resources()),
+    dg.Definitions(resources=_resources(), executor=fleet_executor),
 )

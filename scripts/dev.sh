@@ -4,6 +4,11 @@
 set -euo pipefail
 : "${BIN:=.venv/bin}" "${DAGSTER_PORT:=3000}" "${INGEST_PORT:=8700}" "${ANALYTICS_PORT:=8701}"
 
+# The instance config lives in config/, not the repository root: a dagster.yaml in the working directory
+# is ignored (with a warning) whenever DAGSTER_HOME is set, which it always is here.
+mkdir -p "$DAGSTER_HOME" "$FLEET_DATA_DIR"
+cp config/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+
 # A demo device key on first start, so an edge collector (or `edge-collector replay`) can upload at once.
 keys_file="$FLEET_DATA_DIR/ingest_keys.json"
 if [ ! -f "$keys_file" ]; then

@@ -7,7 +7,8 @@ in Parquet (and is queryable through the catalog views) in the same run.
 provider outage it is rebuilt by the lookback schedule or a retry, from
 whichever normalized partitions exist.
 
-Backfill policy: one run per partition (``multi_run(1)``). Each day is an
+Backfills: one run per partition (Dagster's default for a partitioned asset
+without a backfill policy; the beta ``BackfillPolicy`` is not needed). Each day is an
 independent, idempotent fetch; per-day runs isolate a bad day instead of
 failing a whole range, retry per day, and run in parallel (the run queue
 caps concurrency; Parquet partitions are separate files, so they never
@@ -29,7 +30,6 @@ from fleet_assets.storage.parquet_partitions import read_partition, write_partit
 from fleet_assets.storage.raw_store import read_raw, write_raw
 from fleet_assets.transforms import dedup_telemetry
 
-BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 PROVIDERS = ("motive", "samsara")
 TELEMETRY_SOURCES = ("normalized_edge", "normalized_motive", "normalized_samsara")  # concat order
 
@@ -97,7 +97,6 @@ def _raw_asset(provider: str, fetch):
     @dg.asset(
         name=f"raw_{provider}",
         partitions_def=daily_partitions,
-        backfill_policy=BACKFILL_POLICY,
         group_name="providers",
         kinds={provider, "json"},
         required_resource_keys={provider, "storage"},  # provider resource class is chosen in definitions.py
@@ -137,7 +136,6 @@ def _normalized_asset(provider: str):
         name=name,
         deps=[f"raw_{provider}"],
         partitions_def=daily_partitions,
-        backfill_policy=BACKFILL_POLICY,
         group_name="providers",
         kinds={"parquet"},
         check_specs=_check_specs(name, "row_count_matches_raw"),
@@ -171,7 +169,6 @@ normalized_samsara = _normalized_asset("samsara")
 @dg.asset(
     deps=[dg.AssetKey(name) for name in TELEMETRY_SOURCES],
     partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
     group_name="telemetry",
     kinds={"parquet"},
     check_specs=_check_specs("telemetry", "row_count_matches_sources"),

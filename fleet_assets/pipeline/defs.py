@@ -25,7 +25,7 @@ provider_ingest_schedule = build_lookback_schedule(provider_ingest_job, name="pr
 warehouse_catalog_schedule = dg.ScheduleDefinition(
     name="warehouse_catalog_schedule", job=warehouse_catalog_job, cron_schedule="45 3 * * *", execution_timezone="UTC"
 )
-telemetry_after_provider_failure = build_telemetry_after_provider_failure_sensor(provider_ingest_job)
+telemetry_after_provider_failure = build_telemetry_after_provider_failure_sensor()
 storage_retention_schedule = dg.ScheduleDefinition(
     name="storage_retention_schedule", job=storage_retention_job, cron_schedule="30 4 * * 0", execution_timezone="UTC"
 )

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.ingest.landing import LandingZone
-from fleet_assets.partitions import daily_backfill_policy, daily_partitions
+from fleet_assets.partitions import daily_partitions
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.storage.parquet_partitions import read_partition, write_partition
 from fleet_assets.trips import transforms
@@ -55,7 +55,7 @@ def _zone(storage: FleetStorage) -> LandingZone:
 
 
 def _asset(name: str, description: str, **kwargs):
-    return dg.asset(name=name, partitions_def=daily_partitions, backfill_policy=daily_backfill_policy, group_name=GROUP,
+    return dg.asset(name=name, partitions_def=daily_partitions, group_name=GROUP,
                     kinds={"parquet"}, check_specs=_specs(name), description=description, **kwargs)
 
 

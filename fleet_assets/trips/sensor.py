@@ -6,6 +6,11 @@ to become valid partitions (today's date is not a partition until it ends,
 O(new trips), not O(all trips). It touches only small JSON files: no DuckDB,
 no Parquet. Run keys are ``day + last marker``: re-evaluating the same tick
 dedupes, and a day receiving another trip later gets a new run.
+
+Days before the partitions start (``FLEET_PARTITIONS_START``) cannot be
+materialized, so they are refused; an operator sees them where they look: the
+tick's skip reason and an ``edge_events`` observation (asset catalog) listing
+the refused days, not only a log line.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from fleet_assets.ingest.landing import CompletionMarker, LandingZone
-from fleet_assets.partitions import DAILY_START_DATE, daily_partitions
+from fleet_assets.partitions import DAILY_START_DATE, PARTITIONS_START_ENV, daily_partitions
 from fleet_assets.resources.storage import FleetStorage
-from fleet_assets.trips.assets import TRIP_ASSETS, normalized_edge
+from fleet_assets.trips.assets import TRIP_ASSETS, edge_events, normalized_edge
 
 SENSOR_NAME = "completed_trips_sensor"
 MAX_TRIPS_PER_TICK = 5000
@@ -46,8 +51,9 @@ def parse_cursor(cursor: str | None) -> tuple[int, list[str]]:
     return int(data["seq"]), list(data.get("pending", []))
 
 
-def plan_tick(cursor: str | None, markers: list[CompletionMarker], last_day: str | None) -> TickPlan:
-    """Pure: which days to run now, which to keep pending, the new cursor."""
+def plan_tick(cursor: str | None, markers: list[CompletionMarker], last_day: str | None,
+              start: str = DAILY_START_DATE) -> TickPlan:
+    """Pure: which days to run now, which to keep pending, which to refuse (before ``start``), the new cursor."""
     seq, pending = parse_cursor(cursor)
     days = set(pending)
     for marker in markers:
@@ -55,8 +61,8 @@ def plan_tick(cursor: str | None, markers: list[CompletionMarker], last_day: str
         seq = max(seq, marker.seq)
     plan = TickPlan(seq=seq, trips=len(markers))
     for day in sorted(days):
-        if day < DAILY_START_DATE:
-            plan.dropped_days.append(day)  # before the partitions start: a broken device clock
+        if day < start:
+            plan.dropped_days.append(day)  # before the partitions start: old history or a broken device clock
         elif last_day is not None and day <= last_day:
             plan.run_days.append(day)
         else:
@@ -76,12 +82,15 @@ def completed_trips_sensor(context: dg.SensorEvaluationContext, storage: FleetSt
     seq, _ = parse_cursor(context.cursor)
     markers = LandingZone(storage.landing_dir).read_completions(seq, limit=MAX_TRIPS_PER_TICK)
     plan = plan_tick(context.cursor, markers, daily_partitions.get_last_partition_key())
-    if plan.dropped_days:
-        context.log.warning(f"ignoring records dated before {DAILY_START_DATE}: days {plan.dropped_days}")
+    refused = _refused(plan)
+    if refused:
+        context.log.warning(refused)
     if plan.pending:
         context.log.info(f"waiting for days to close before running: {plan.pending}")
+    events = _refused_observation(plan)
     if not plan.run_days:
-        return dg.SensorResult(skip_reason=f"{len(markers)} new trips, no closed day to run", cursor=plan.cursor())
+        reason = f"{len(markers)} new trips, no closed day to run" + (f"; {refused}" if refused else "")
+        return dg.SensorResult(skip_reason=reason, cursor=plan.cursor(), asset_events=events)
     context.log.info(f"{len(markers)} new completed trips -> partitions {plan.run_days}")
     return dg.SensorResult(
         run_requests=[
@@ -90,4 +99,24 @@ def completed_trips_sensor(context: dg.SensorEvaluationContext, storage: FleetSt
             for day in plan.run_days
         ],
         cursor=plan.cursor(),
+        asset_events=events,
     )
+
+
+def _refused(plan: TickPlan) -> str:
+    if not plan.dropped_days:
+        return ""
+    return (f"refused {len(plan.dropped_days)} day(s) before the partitions start {DAILY_START_DATE}: "
+            f"{', '.join(plan.dropped_days)} (set {PARTITIONS_START_ENV} earlier to load them)")
+
+
+def _refused_observation(plan: TickPlan) -> list[dg.AssetObservation]:
+    """Refused days as an observation of ``edge_events``: listed in its asset catalog page, kept with the instance."""
+    if not plan.dropped_days:
+        return []
+    return [dg.AssetObservation(
+        asset_key=edge_events.key,
+        description=_refused(plan),
+        metadata={"refused_days": plan.dropped_days, "partitions_start": DAILY_START_DATE,
+                  "completion_seq": plan.seq, "setting": PARTITIONS_START_ENV},
+    )]

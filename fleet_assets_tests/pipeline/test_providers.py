@@ -149,3 +149,45 @@ def test_no_rebuild_when_no_provider_landed(storage):
             dagster_run=result.dagster_run, dagster_event=failure).for_run_failure()
         outcome = telemetry_after_provider_failure(context)
     assert isinstance(outcome, dg.SkipReason) and "no provider landed" in outcome.skip_message
+
+
+def _failure_sensor_ticks(defs, instance, run):
+    """Evaluate the sensor as the daemon does: a first tick sets the cursor, the next one sees the run's failure."""
+    sensor = defs.resolve_sensor_def("telemetry_after_provider_failure")
+    first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    result = run()
+    second = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, cursor=first.cursor))
+    return result, second
+
+
+def test_rebuild_reacts_to_a_provider_failure_in_any_job(storage):
+    """A UI backfill or any asset job (here: dg.materialize's ad-hoc asset job), not only provider_ingest_job."""
+    from fleet_assets.pipeline.defs import defs as pipeline_defs
+
+    with serve_in_thread(SandboxConfig(motive_vehicles=2, samsara_vehicles=2)) as url, dg.instance_for_test() as instance:
+        motive = MotiveResource(api_key="wrong-key", base_url=url, **FAST_RETRY)
+        resources = _resources(storage, motive=motive)
+        defs = dg.Definitions.merge(pipeline_defs, dg.Definitions(resources=resources))
+        result, tick = _failure_sensor_ticks(defs, instance, lambda: dg.materialize(
+            PIPELINE_ASSETS, partition_key=DAY, resources=resources, instance=instance, raise_on_error=False))
+    assert not result.success and result.dagster_run.job_name != "provider_ingest_job"
+    assert [(r.partition_key, r.run_key) for r in tick.run_requests] == [(DAY, f"telemetry:{DAY}:{result.run_id}")]
+
+
+def test_no_rebuild_when_the_failed_step_is_not_a_provider_step(storage):
+    """A run whose providers all landed but which failed elsewhere is not a provider outage: nothing to union."""
+    from fleet_assets.partitions import daily_partitions
+    from fleet_assets.pipeline.defs import defs as pipeline_defs
+
+    @dg.asset(partitions_def=daily_partitions, deps=["telemetry"])
+    def downstream_that_fails() -> None:
+        raise RuntimeError("not a provider problem")
+
+    resources = _resources(storage)
+    defs = dg.Definitions.merge(pipeline_defs, dg.Definitions(assets=[downstream_that_fails], resources=resources))
+    with dg.instance_for_test() as instance:
+        result, tick = _failure_sensor_ticks(defs, instance, lambda: dg.materialize(
+            [*PIPELINE_ASSETS, downstream_that_fails], partition_key=DAY, resources=resources, instance=instance,
+            raise_on_error=False))
+    assert not result.success
+    assert tick.run_requests == [] and "no provider step failed" in tick.skip_message

@@ -81,3 +81,35 @@ def test_sensor_targets_trip_assets_and_telemetry(storage):
     job = defs.resolve_job_def(sensor.targets[0].job_name)
     names = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
     assert names == {"edge_events", "edge_dtcs", "trip_summaries", "normalized_edge", "telemetry"}
+
+
+def test_plan_tick_uses_the_configured_start():
+    from fleet_assets.ingest.landing import CompletionMarker
+
+    markers = [CompletionMarker(seq=1, trip_id="t", vin="v", days=["2016-12-31", "2017-01-10"], event_count=3)]
+    plan = plan_tick(None, markers, last_day="2025-06-01", start="2017-01-01")
+    assert plan.run_days == ["2017-01-10"] and plan.dropped_days == ["2016-12-31"]
+
+
+def test_refused_days_are_visible_in_the_ui(storage, land_trip):
+    """Days before the partitions start are reported as an observation (asset catalog) and in the tick's skip reason."""
+    land_trip(start=utc(2024, 6, 1, 10))
+    result = _tick(storage)
+    assert result.run_requests == []
+    assert "refused 1 day(s) before the partitions start 2025-01-01: 2024-06-01" in result.skip_reason.skip_message
+    assert "FLEET_PARTITIONS_START" in result.skip_reason.skip_message
+    [event] = result.asset_events
+    assert isinstance(event, dg.AssetObservation) and event.asset_key == dg.AssetKey("edge_events")
+    assert event.metadata["refused_days"].value == ["2024-06-01"]
+    assert event.metadata["partitions_start"].value == "2025-01-01"
+
+    land_trip(start=utc(2024, 6, 2, 10))
+    land_trip(start=utc(2025, 3, 4, 10))  # a valid day runs; the refused one is still reported
+    mixed = _tick(storage, result.cursor)
+    assert [r.partition_key for r in mixed.run_requests] == ["2025-03-04"]
+    assert [e.metadata["refused_days"].value for e in mixed.asset_events] == [["2024-06-02"]]
+
+
+def test_no_refused_days_no_observation(storage, land_trip):
+    land_trip(start=utc(2025, 3, 4, 10))
+    assert _tick(storage).asset_events == []
