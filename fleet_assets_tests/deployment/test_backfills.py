@@ -20,6 +20,7 @@ def _partitions(backfill: dict) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # above the backfill's own wait, so a slow run fails with its summary
 def test_backfill_of_2017_history(deployment):
     """Item 2: with FLEET_PARTITIONS_START=2017-01-01 a 2017 day of the provider assets loads, and lands in Parquet."""
     day = "2017-01-10"
@@ -32,6 +33,7 @@ def test_backfill_of_2017_history(deployment):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # above the backfill's own 540 s wait, so a slow run fails with the runs' summary
 def test_seven_day_backfill_of_the_ten_assets_succeeds(deployment):
     """Item 1: raw_motive … analytics_upload for 7 consecutive days, on the embedded defaults, every run succeeds."""
     days = [f"2025-06-{day:02d}" for day in range(1, 8)]
