@@ -1,42 +1,7 @@
-"""Dagster definitions of the analytics upload (resource-free; bound in fleet_assets.definitions)."""
+"""The analytics area's Dagster definitions (resource-free; resources are bound in fleet_assets.definitions)."""
 
 import dagster as dg
 
-from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.metadata import upload_metadata
-from fleet_assets.analytics.uploader import PartitionData, PartitionUploader
-from fleet_assets.partitions import daily_backfill_policy, daily_partitions
-from fleet_assets.resources.analytics import AnalyticsResource
-from fleet_assets.resources.storage import FleetStorage
-from fleet_assets.storage.parquet_partitions import read_partition
-
-UPSTREAM = ("telemetry", "edge_events", "edge_dtcs")
-
-
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
-    deps=[dg.AssetKey(name) for name in UPSTREAM],
-    group_name="analytics",
-    kinds={"graphql", "duckdb"},
-    description="The day's GPS (telemetry), OBD signals (edge_events), DTCs (edge_dtcs) and per-source "
-                "ingest statistics, uploaded to the IcsAnalytics GraphQL backend exactly once "
-                "(ledger: analytics_ledger.duckdb, scoped to the backend's identity). A missing upstream "
-                "partition means nothing to send for that kind. Runs of different days proceed together: the "
-                "ledger is locked only for its short commits.",
-)
-def analytics_upload(context: dg.AssetExecutionContext, storage: FleetStorage,
-                     analytics: AnalyticsResource) -> dg.MaterializeResult:
-    day = context.partition_key
-    data = PartitionData(**{name: read_partition(storage.dataset(name), day) for name in UPSTREAM})
-    missing = [name for name in UPSTREAM if getattr(data, name) is None]
-    if missing:
-        context.log.info("analytics %s: no partition for %s; nothing to send for those", day, missing)
-    with analytics.open_backend(storage.root, context.log) as backend:
-        ledger = UploadLedger(storage.ledger_path, backend.identity, analytics.ledger_lock_timeout_seconds)
-        report = PartitionUploader(backend.sender, ledger, analytics.upload_settings(), context.log).upload(day, data)
-    return dg.MaterializeResult(metadata={**upload_metadata(report, storage.ledger_path),
-                                          "endpoint": analytics.endpoint_label, "backend_id": backend.identity})
-
+from fleet_assets.analytics.assets import analytics_upload
 
 defs = dg.Definitions(assets=[analytics_upload])
