@@ -74,8 +74,8 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
         if flag is None:
             continue
         default = info.get_default(call_default_factory=True)
-        group.add_argument(flag, dest=name, default=default, help=info.description.replace("%", "%%") + " (default: %(default)s)",
-                           **_argument_kwargs(info.annotation))
+        help_text = info.description.replace("%", "%%") + " (default: %(default)s)"
+        group.add_argument(flag, dest=name, default=default, help=help_text, **_argument_kwargs(info.annotation))
     group.add_argument("--verbatim-documents", dest="coalesce_mutations", action="store_false",
                        default=argparse.SUPPRESS, help="the same as --no-coalesce-mutations")
 

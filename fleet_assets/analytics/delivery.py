@@ -15,9 +15,9 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from fleet_assets.analytics.batching import KINDS, Batch, Item
+from fleet_assets.analytics.batching import Batch, Item
 from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.operations import KIND_OPERATION, alias
+from fleet_assets.analytics.operations import KIND_OPERATION, KINDS, alias
 from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, RecordsRejectedError, StaleIdsError
 from fleet_assets.analytics.upload_report import UploadReport
 from fleet_assets.analytics.upload_settings import UploadSettings

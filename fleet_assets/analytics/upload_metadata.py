@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from fleet_assets.analytics.batching import KINDS
+from fleet_assets.analytics.operations import KINDS
 from fleet_assets.analytics.upload_report import UploadReport
 
 

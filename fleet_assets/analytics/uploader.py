@@ -40,10 +40,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.analytics import records, wire_items
-from fleet_assets.analytics.batching import KINDS, Batch, pack
+from fleet_assets.analytics.batching import Batch, pack
 from fleet_assets.analytics.delivery import BatchDelivery
 from fleet_assets.analytics.id_resolution import IdResolver
 from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.operations import KINDS
 from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, StaleIdsError
 from fleet_assets.analytics.upload_report import UploadReport
 from fleet_assets.analytics.upload_settings import UploadSettings

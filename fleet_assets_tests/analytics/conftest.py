@@ -17,12 +17,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from fleet_assets.analytics.sandbox import FaultPlan
 from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, serve_in_thread
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, FaultPlan, serve_in_thread
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
-from fleet_assets.analytics.uploader import PartitionData, PartitionUploader
 from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionData, PartitionUploader
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.parquet_partitions import write_partition

@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 
 from fleet_assets.analytics.assets import analytics_upload
-from fleet_assets.analytics.sandbox import FaultPlan
 from fleet_assets.analytics.resources import AnalyticsResource
+from fleet_assets.analytics.sandbox import FaultPlan
 from fleet_assets.analytics.wiring import SANDBOX_ENDPOINT
 
 DAY = "2025-06-01"

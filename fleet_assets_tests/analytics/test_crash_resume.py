@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from fleet_assets.analytics.sandbox import FaultPlan
 from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.sandbox import AnalyticsSandbox, serve_in_thread
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan, serve_in_thread
 from fleet_assets.analytics.sender import GraphQLSender
-from fleet_assets.analytics.uploader import PartitionUploader
 from fleet_assets.analytics.upload_report import UploadReport
 from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionUploader
 
 DAY = "2025-06-01"
 MAX_POINTS = 250

@@ -9,8 +9,7 @@ import pyarrow as pa
 
 from fleet_assets.schema import TELEMETRY_SCHEMA
 
-from fleet_assets.analytics.sandbox import FaultPlan
-from fleet_assets.analytics.sandbox import AnalyticsSandbox
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan
 from fleet_assets.analytics.uploader import PartitionData
 
 

@@ -10,13 +10,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from fleet_assets.analytics.sandbox import FaultPlan
 from fleet_assets.analytics.ledger import LedgerLockedError, UploadLedger
 from fleet_assets.analytics.records import AnalyticsInputError
-from fleet_assets.analytics.sandbox import AnalyticsSandbox
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
-from fleet_assets.analytics.uploader import PartitionData, PartitionUploader, UploadIncompleteError
 from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionData, PartitionUploader, UploadIncompleteError
 
 DAY = "2025-06-01"
 

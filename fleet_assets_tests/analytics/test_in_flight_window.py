@@ -8,12 +8,11 @@ import time
 import httpx
 import pytest
 
-from fleet_assets.analytics.sandbox import FaultPlan
 from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, FaultPlan
 from fleet_assets.analytics.sender import GraphQLSender
-from fleet_assets.analytics.uploader import PartitionUploader
 from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionUploader
 
 from .conftest import DAY, FAST_RETRY
 

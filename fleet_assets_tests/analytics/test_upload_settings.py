@@ -52,7 +52,8 @@ def test_cli_values_become_the_same_settings_the_resource_gives(tmp_path):
     args = parser.parse_args([
         "--date", "2025-06-01", "--endpoint", "http://127.0.0.1:9/graphql", "--fleet-id", "42",
         "--organization-id", "43", "--vehicle-ids", vehicle, "--ledger-lock-timeout", "5", "--backend-id", "lab",
-        "--backoff-max", "2.5", "--no-verify-ssl", "--verbatim-documents", "--validate", "full", "--token-env", "NOPE_X"])
+        "--backoff-max", "2.5", "--no-verify-ssl", "--verbatim-documents", "--validate", "full",
+        "--token-env", "NOPE_X"])
     from_cli = settings_from_args(parser, args)
     resource = AnalyticsResource(
         endpoint="http://127.0.0.1:9/graphql", fleet_id=42, organization_id=43, ledger_lock_timeout_seconds=5,

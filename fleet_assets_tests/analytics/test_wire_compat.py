@@ -16,8 +16,8 @@ from fleet_assets.analytics.operations import ALL_OPERATIONS
 from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport
 from fleet_assets.analytics.sdl import analytics_schema, sdl_text
 from fleet_assets.analytics.sender import GraphQLSender
-from fleet_assets.analytics.uploader import PartitionUploader
 from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionUploader
 
 FIELD_OPERATION = {"createConfiguration": "createConfiguration", "createMessage": "createMessage",
                    "upsertSignalData": "UpsertSignalData", "upsertDtcData": "UpsertDtcData",

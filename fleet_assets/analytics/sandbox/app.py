@@ -11,7 +11,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from fleet_assets.analytics.sandbox.backend import KIND_OF_FIELD, AnalyticsSandbox
+from fleet_assets.analytics.sandbox.backend import AnalyticsSandbox
+from fleet_assets.analytics.sandbox.store import KINDS
 
 
 def create_app(backend: AnalyticsSandbox):
@@ -33,8 +34,8 @@ def create_app(backend: AnalyticsSandbox):
 
     async def records(request: Request) -> Response:
         kind = request.path_params["kind"]
-        if kind not in KIND_OF_FIELD.values():
-            return JSONResponse({"error": f"unknown kind {kind!r}; one of {sorted(KIND_OF_FIELD.values())}"}, 404)
+        if kind not in KINDS:
+            return JSONResponse({"error": f"unknown kind {kind!r}; one of {sorted(KINDS)}"}, 404)
         try:
             limit = max(1, min(int(request.query_params.get("limit", "20")), 1000))
         except ValueError:

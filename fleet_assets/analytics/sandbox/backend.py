@@ -29,8 +29,6 @@ from fleet_assets.analytics.sandbox.store import MemoryStore, SqliteStore
 from fleet_assets.analytics.sdl import sdl_text
 
 log = logging.getLogger(__name__)
-KIND_OF_FIELD = {"upsertGpsData": "gps", "upsertSignalData": "signal", "upsertDtcData": "dtc",
-                 "createNetworkStats": "network_stats"}
 
 
 def _rejected(message: str) -> GraphQLError:
@@ -222,7 +220,8 @@ class AnalyticsSandbox:
                 payload = json.loads(body)
                 document = parse(payload["query"])
             except Exception as exc:  # noqa: BLE001 - any malformed body is the client's fault
-                return AnalyticsSandboxResponse(400, json.dumps({"errors": [{"message": f"bad request: {exc}"}]}).encode())
+                body = json.dumps({"errors": [{"message": f"bad request: {exc}"}]}).encode()
+                return AnalyticsSandboxResponse(400, body)
             op = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None)
             field = op.selection_set.selections[0].name.value if op else "?"
             self.requests[field] += 1

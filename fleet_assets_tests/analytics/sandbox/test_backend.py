@@ -7,9 +7,8 @@ import json
 import httpx
 import pytest
 
-from fleet_assets.analytics.sandbox import FaultPlan
 from fleet_assets.analytics.operations import CREATE_CONFIGURATION, CREATE_MESSAGE, UPSERT_GPS_DATA
-from fleet_assets.analytics.sandbox import AnalyticsSandbox, serve_in_thread
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan, serve_in_thread
 from fleet_assets.analytics.sandbox.cli import main
 
 OLD_DTC = """mutation UpsertDtcData($input: [UpsertDtcDataInput]) {
