@@ -17,5 +17,6 @@ Modules, one concern each:
   settings), ``assets``, ``upload_metadata``, ``defs``; ``cli`` (the same
   upload from a shell, flags derived from the settings).
 
-Only ``resources``, ``assets``, ``upload_metadata`` and ``defs`` import Dagster.
+Only ``resources``, ``assets``, ``upload_metadata`` and ``defs`` import Dagster (``cli`` reaches it through
+``FleetStorage`` until storage is a library of its own, issue 13 item 3).
 """

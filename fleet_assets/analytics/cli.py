@@ -20,12 +20,13 @@ import time
 import typing
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pyarrow.dataset  # noqa: F401 -- pq.read_table imports it lazily; load it with the other imports
 from pydantic import ValidationError
 
 from fleet_assets import settings as env
+from fleet_assets.analytics.cli_parser import OneLineParser
 from fleet_assets.analytics.records import AnalyticsInputError, canonical_day
 from fleet_assets.analytics.upload_settings import UploadSettings, setting_meta
 from fleet_assets.analytics.uploader import PartitionData, UploadIncompleteError
@@ -34,13 +35,6 @@ from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.storage.parquet_partitions import read_partition
 
 PROG = "python -m fleet_assets.analytics.cli"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but an error is ONE line (``prog: error: …``) and exit 2, without the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _json_object(text: str) -> dict:
@@ -80,8 +74,8 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
                        default=argparse.SUPPRESS, help="the same as --no-coalesce-mutations")
 
 
-def build_parser() -> _Parser:
-    parser = _Parser(
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
         prog=PROG,
         description="Upload one UTC day (GPS, OBD signals, DTCs, network stats) to an IcsAnalytics-compatible "
                     "GraphQL endpoint exactly once; re-running sends only what was not acknowledged.")
@@ -105,7 +99,7 @@ def build_parser() -> _Parser:
     return parser
 
 
-def settings_from_args(parser: _Parser, args: argparse.Namespace) -> UploadSettings:
+def settings_from_args(parser: OneLineParser, args: argparse.Namespace) -> UploadSettings:
     """The flags' values as ``UploadSettings`` (its bounds checked: a bad value is one line, exit 2)."""
     values = {name: getattr(args, name) for name in UploadSettings.model_fields if hasattr(args, name)}
     values["endpoint"] = values["endpoint"] or env.analytics_endpoint()

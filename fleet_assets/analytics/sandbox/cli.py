@@ -1,17 +1,21 @@
-"""``python -m fleet_assets.analytics.sandbox.cli``: serve the embedded analytics backend on loopback."""
+"""``python -m fleet_assets.analytics.sandbox.cli``: serve the embedded analytics backend on loopback.
+
+A bad argument (a rate outside [0, 1], a non-loopback host) is one line and
+exit 2, before any store file is created.
+"""
 
 from __future__ import annotations
 
-import argparse
 import time
 
+from fleet_assets.analytics.cli_parser import OneLineParser
 from fleet_assets.analytics.sandbox.app import serve_in_thread
 from fleet_assets.analytics.sandbox.backend import AnalyticsSandbox
 from fleet_assets.analytics.sandbox.fault_plan import FaultPlan
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m fleet_assets.analytics.sandbox.cli",
         description="Serve the IcsAnalytics-compatible sandbox GraphQL backend on loopback "
                     "(POST /graphql, GET /stats, POST /reset), with optional deterministic fault injection.")
@@ -30,10 +34,13 @@ def main(argv: list[str] | None = None) -> int:
                              "the same file (make dev: $FLEET_DATA_DIR/analytics_sandbox.sqlite); default: memory")
     args = parser.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
-        parser.error("the sandbox only binds to loopback addresses")
-    backend = AnalyticsSandbox(FaultPlan.uniform(args.fault_rate, seed=args.seed, poison_rate=args.poison_rate,
-                                                 hang_seconds=args.hang_seconds), required_token=args.token,
-                               max_aliases=args.max_aliases, store_path=args.store)
+        parser.error("--host: the sandbox only binds to loopback addresses")
+    try:
+        faults = FaultPlan.uniform(args.fault_rate, seed=args.seed, poison_rate=args.poison_rate,
+                                   hang_seconds=args.hang_seconds)
+    except ValueError as exc:
+        parser.error(f"{'--poison-rate' if 'poison_rate' in str(exc) else '--fault-rate'}: {exc}")
+    backend = AnalyticsSandbox(faults, required_token=args.token, max_aliases=args.max_aliases, store_path=args.store)
     with serve_in_thread(backend, args.host, args.port) as url:
         print(f"analytics sandbox listening on {url} (stats: {url.rsplit('/', 1)[0]}/stats, store: "
               f"{args.store or 'memory'})", flush=True)
