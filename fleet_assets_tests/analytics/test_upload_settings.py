@@ -78,3 +78,16 @@ def test_out_of_bounds_settings_are_one_line_exit_2_and_write_nothing(tmp_path, 
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and message in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_library_defaults_are_the_settings_defaults(tmp_path):
+    from fleet_assets.analytics.ledger import UploadLedger
+    from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
+
+    defaults = UploadSettings()
+    assert RetryPolicy() == RetryPolicy(defaults.max_attempts, defaults.backoff_initial_seconds,
+                                        defaults.backoff_max_seconds)
+    assert UploadLedger(tmp_path / "l.duckdb", "x").lock_timeout_seconds == defaults.ledger_lock_timeout_seconds
+    sender = GraphQLSender("http://127.0.0.1:9/graphql")
+    assert sender._transport_kwargs["timeout"] == defaults.timeout_seconds
+    assert sender._transport_kwargs["verify"] == defaults.verify_ssl
