@@ -13,7 +13,7 @@ import os
 # --- analytics ---
 ANALYTICS_ENDPOINT_ENV_VARS = ("GRAPH_SERVICE_URL", "GRAPH_ENDPOINT")  # IcsAnalytics' own names, in its order
 ANALYTICS_TOKEN_ENV_VAR = "SEC_AUTH_TOKEN"  # IcsAnalytics' bearer token (optional)
-DATA_DIR_ENV_VAR = "FLEET_DATA_DIR"
+DATA_DIR_ENV_VAR = "FLEET_DATA_DIR"  # read here for the analytics CLI; one definition with the general block
 
 
 def analytics_endpoint_env_var() -> str | None:
