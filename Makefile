@@ -46,7 +46,7 @@ sandbox: install  ## serve the Motive/Samsara wire-format sandbox on loopback
 	$(BIN)/fleet-sandbox serve --port 8600
 
 analytics-sandbox: install  ## serve the IcsAnalytics GraphQL sandbox backend (the embedded one's data) on loopback
-	$(BIN)/python -m fleet_assets.analytics.sandbox_server --port $(ANALYTICS_PORT) --store "$(FLEET_DATA_DIR)/analytics_sandbox.sqlite"
+	$(BIN)/python -m fleet_assets.analytics.sandbox.cli --port $(ANALYTICS_PORT) --store "$(FLEET_DATA_DIR)/analytics_sandbox.sqlite"
 
 ingest-server: install  ## serve the trip-chunk ingest API on loopback
 	$(BIN)/fleet-ingest-server --port $(INGEST_PORT) --data-dir "$(FLEET_DATA_DIR)" --keys-file "$(FLEET_DATA_DIR)/ingest_keys.json"

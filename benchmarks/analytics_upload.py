@@ -1,7 +1,7 @@
 """Benchmark: one day's analytics upload, ours vs the published IcsAnalytics client, same records, same server.
 
 Both clients talk to the same loopback sandbox backend (a separate process,
-``python -m fleet_assets.analytics.sandbox_server``), which counts requests
+``python -m fleet_assets.analytics.sandbox.cli``), which counts requests
 and stores records by natural key, so loss and duplicates are counted at the
 backend. The reference client (PyPI ``ics-wivi-analytics-ingest``) is
 installed by this script into its own throwaway venv under ``--out-dir``
@@ -237,7 +237,7 @@ class Server:
 
     def __init__(self, fault_rate: float, seed: int, hang_seconds: float):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fleet_assets.analytics.sandbox_server", "--port", "0", "--fault-rate",
+            [sys.executable, "-m", "fleet_assets.analytics.sandbox.cli", "--port", "0", "--fault-rate",
              str(fault_rate), "--seed", str(seed), "--hang-seconds", str(hang_seconds)],
             cwd=REPO, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()

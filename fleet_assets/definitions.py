@@ -15,9 +15,9 @@ import dagster as dg
 # Import area *modules* (not their Definitions objects): Dagster refuses a module
 # scope holding more than one Definitions.
 from fleet_assets.analytics import defs as analytics
+from fleet_assets.analytics.resources import AnalyticsResource
 from fleet_assets.executor import fleet_executor
 from fleet_assets.pipeline import defs as pipeline
-from fleet_assets.resources.analytics import AnalyticsResource
 from fleet_assets.resources.providers import MotiveResource, SamsaraResource
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.trips import defs as trips

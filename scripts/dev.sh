@@ -26,7 +26,7 @@ trap 'kill "$ingest_pid" $analytics_pid 2>/dev/null || true' EXIT
 # No analytics endpoint: runs upload to the embedded sandbox, whose data lives in this SQLite file; serving the
 # same file shows what was uploaded (and accepts uploads from the analytics CLI).
 if [ -z "${GRAPH_SERVICE_URL:-}${GRAPH_ENDPOINT:-}" ]; then
-  "$BIN/python" -m fleet_assets.analytics.sandbox_server --host 127.0.0.1 --port "$ANALYTICS_PORT" \
+  "$BIN/python" -m fleet_assets.analytics.sandbox.cli --host 127.0.0.1 --port "$ANALYTICS_PORT" \
       --store "$FLEET_DATA_DIR/analytics_sandbox.sqlite" &
   analytics_pid=$!
   echo "Analytics sandbox: http://127.0.0.1:$ANALYTICS_PORT/graphql  (uploaded data: /stats, /records/gps)"

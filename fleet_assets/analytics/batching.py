@@ -28,13 +28,13 @@ from fleet_assets.analytics.operations import (
     ALL_OPERATIONS,
     COALESCIBLE,
     KIND_OPERATION,
+    KINDS,
     MAX_FIELDS_PER_DOCUMENT,
     REQUESTS,
     coalesced_request,
     input_variable,
 )
 
-KINDS = ("gps", "signal", "dtc", "network_stats")
 SINGLE_GROUP_KINDS = {"gps"}
 ONE_PER_REQUEST_KINDS = {"network_stats"}
 COALESCED_KINDS = {kind for kind, op in KIND_OPERATION.items() if op in COALESCIBLE}

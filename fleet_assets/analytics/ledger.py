@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from fleet_assets.analytics.batching import Batch, Item
 from fleet_assets.analytics.identity import VehicleIds
+from fleet_assets.analytics.upload_settings import UploadSettings
 
 SCHEMA_SQL = """
 -- No primary key on purpose: maintaining it cost ~8x the insert (65 ms per 5000 rows); a fingerprint
@@ -97,7 +98,8 @@ class LedgerPosition:
 class UploadLedger:
     """All ledger reads/writes for one backend identity (``endpoint``: whose acks these are)."""
 
-    def __init__(self, path: Path, endpoint: str, lock_timeout_seconds: float = 30.0):
+    def __init__(self, path: Path, endpoint: str,
+                 lock_timeout_seconds: float = UploadSettings().ledger_lock_timeout_seconds):
         self.path = Path(path)
         self.endpoint = endpoint
         self.lock_timeout_seconds = lock_timeout_seconds

@@ -123,9 +123,10 @@ ALL_OPERATIONS = {
 # Parsed once; a GraphQLRequest is immutable and re-used with fresh variables.
 REQUESTS = {name: gql(text) for name, text in ALL_OPERATIONS.items()}
 
-# Which mutation carries each upload kind.
+# Which mutation carries each upload kind; the kinds in upload order.
 KIND_OPERATION = {"gps": "upsertGpsData", "signal": "upsertSignalData", "dtc": "upsertDtcData",
                   "network_stats": "createNetworkStats"}
+KINDS = tuple(KIND_OPERATION)
 
 # Mutations whose input is one object: the ones worth coalescing.
 COALESCIBLE = ("createConfiguration", "upsertGpsData", "createNetworkStats")

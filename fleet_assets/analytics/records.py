@@ -236,12 +236,12 @@ def canonical_day(text: str) -> str:
         raise AnalyticsInputError(f"{text!r} is not a day; expected YYYY-MM-DD, e.g. 2025-11-04") from None
 
 
-def upload_id_for(day: str) -> int:
-    """The partition day as an Int (20250101): one network-stats upload per vehicle, source and day."""
-    return int(date.fromisoformat(day).strftime("%Y%m%d"))
+def upload_id_for(partition_key: str) -> int:
+    """The partition's day as an Int (20250101): one network-stats upload per vehicle, source and day."""
+    return int(date.fromisoformat(partition_key).strftime("%Y%m%d"))
 
 
-def network_stats(day: str, telemetry: pa.Table | None, edge_events: pa.Table | None,
+def network_stats(partition_key: str, telemetry: pa.Table | None, edge_events: pa.Table | None,
                   edge_dtcs: pa.Table | None) -> pa.Table:
     """Per vehicle and source, the day's ingest counts, derived only from what the datasets hold.
 
@@ -251,7 +251,7 @@ def network_stats(day: str, telemetry: pa.Table | None, edge_events: pa.Table | 
     DTCs; errors = events whose timestamp was clock-skew corrected; matched =
     the rest; unmatched = 0 (edge records always carry their VIN).
     """
-    upload_id = upload_id_for(day)
+    upload_id = upload_id_for(partition_key)
     rows: list[dict] = []
     if telemetry is not None and telemetry.num_rows:
         _require(telemetry, TELEMETRY_COLUMNS, "telemetry")

@@ -36,6 +36,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from fleet_assets.analytics.operations import REQUESTS
 from fleet_assets.analytics.sdl import document_errors
+from fleet_assets.analytics.upload_settings import UploadSettings
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,14 @@ class AnalyticsAuthError(AnalyticsSendError):
     """401/403: retrying will not help; check SEC_AUTH_TOKEN."""
 
 
+_DEFAULTS = UploadSettings()  # the defaults are declared once, there
+
+
 @dataclass
 class RetryPolicy:
-    max_attempts: int = 6
-    initial_seconds: float = 0.5
-    max_seconds: float = 30.0
+    max_attempts: int = _DEFAULTS.max_attempts
+    initial_seconds: float = _DEFAULTS.backoff_initial_seconds
+    max_seconds: float = _DEFAULTS.backoff_max_seconds
 
 
 @dataclass
@@ -145,8 +149,9 @@ class OrjsonHTTPXTransport(HTTPXTransport):
 class GraphQLSender:
     """Executes IcsAnalytics operations on one endpoint; safe to call from several threads."""
 
-    def __init__(self, endpoint: str, *, token: str | None = None, timeout_seconds: float = 30.0,
-                 verify_ssl: bool = True, retry: RetryPolicy | None = None,
+    def __init__(self, endpoint: str, *, token: str | None = None,
+                 timeout_seconds: float = _DEFAULTS.timeout_seconds, verify_ssl: bool = _DEFAULTS.verify_ssl,
+                 retry: RetryPolicy | None = None,
                  httpx_transport: httpx.BaseTransport | None = None, validate: bool = True):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._transport_kwargs: dict[str, Any] = {

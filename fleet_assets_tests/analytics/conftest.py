@@ -17,11 +17,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from fleet_assets.analytics.faults import FaultPlan
 from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, SandboxTransport, serve_in_thread
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, FaultPlan, serve_in_thread
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
-from fleet_assets.analytics.uploader import PartitionData, PartitionUploader, UploadSettings
+from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionData, PartitionUploader
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.parquet_partitions import write_partition
@@ -106,6 +106,13 @@ def write_day(storage):
 FAST_RETRY = RetryPolicy(max_attempts=8, initial_seconds=0.001, max_seconds=0.005)
 
 
+def _settings(**values) -> UploadSettings:
+    """Settings for a test; ``fleet_id`` outside GraphQL Int skips the bounds (to test the sender's own check)."""
+    if values.get("fleet_id", 0) > 2**31 - 1:
+        return UploadSettings.model_construct(**values)
+    return UploadSettings(**values)
+
+
 @pytest.fixture
 def run_upload(tmp_path: Path):
     """Upload ``data`` through the in-process sandbox transport; returns the report."""
@@ -114,9 +121,9 @@ def run_upload(tmp_path: Path):
     def _run(backend: AnalyticsSandbox, data: PartitionData, key: str = DAY, retry: RetryPolicy = FAST_RETRY,
              **settings) -> object:
         ledger = UploadLedger(ledger_path, "sandbox://test")
-        with GraphQLSender("http://sandbox.test/graphql", httpx_transport=SandboxTransport(backend),
+        with GraphQLSender("http://sandbox.test/graphql", httpx_transport=AnalyticsSandboxTransport(backend),
                            retry=retry) as sender:
-            return PartitionUploader(sender, ledger, UploadSettings(**settings)).upload(key, data)
+            return PartitionUploader(sender, ledger, _settings(**settings)).upload(key, data)
 
     _run.ledger = lambda: UploadLedger(ledger_path, "sandbox://test")
     return _run

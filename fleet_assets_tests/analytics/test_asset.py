@@ -7,9 +7,10 @@ import json
 import dagster as dg
 import pytest
 
-from fleet_assets.analytics.defs import analytics_upload
-from fleet_assets.analytics.faults import FaultPlan
-from fleet_assets.resources.analytics import SANDBOX_ENDPOINT, AnalyticsResource
+from fleet_assets.analytics.assets import analytics_upload
+from fleet_assets.analytics.resources import AnalyticsResource
+from fleet_assets.analytics.sandbox import FaultPlan
+from fleet_assets.analytics.wiring import SANDBOX_ENDPOINT
 
 DAY = "2025-06-01"
 TOKEN = "eyJhbGciOi.s3cr3t.jwt"

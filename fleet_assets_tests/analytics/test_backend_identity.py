@@ -9,12 +9,11 @@ import dagster as dg
 import pyarrow.compute as pc
 import pytest
 
-from fleet_assets.analytics.defs import analytics_upload
-from fleet_assets.analytics.faults import FaultPlan
+from fleet_assets.analytics.assets import analytics_upload
 from fleet_assets.analytics.ledger import backend_identity, normalise_endpoint
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox
+from fleet_assets.analytics.resources import AnalyticsResource
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan
 from fleet_assets.analytics.uploader import PartitionData, UploadIncompleteError
-from fleet_assets.resources.analytics import AnalyticsResource
 
 from .conftest import make_day, vin
 

@@ -12,7 +12,7 @@ import pytest
 from fleet_assets.analytics import records
 from fleet_assets.analytics.batching import Item, build_variables, pack
 from fleet_assets.analytics.operations import ALL_OPERATIONS
-from fleet_assets.analytics.uploader import UploadSettings
+from fleet_assets.analytics.upload_settings import UploadSettings
 from fleet_assets.schema import TELEMETRY_SCHEMA
 
 
@@ -169,7 +169,7 @@ def test_days_are_canonical_wherever_they_key_something():
 
 
 def test_uploader_keys_the_ledger_by_the_canonical_day(run_upload):
-    from fleet_assets.analytics.sandbox_server import AnalyticsSandbox
+    from fleet_assets.analytics.sandbox import AnalyticsSandbox
 
     from .conftest import make_day
 

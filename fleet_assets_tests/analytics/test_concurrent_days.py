@@ -13,7 +13,7 @@ import sys
 import time
 
 from fleet_assets.analytics.ledger import UploadLedger, normalise_endpoint
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, serve_in_thread
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, serve_in_thread
 
 from .conftest import make_day
 
@@ -61,7 +61,7 @@ def test_two_days_upload_concurrently_in_two_processes_exactly_once(storage, wri
 
 def test_two_days_on_the_embedded_backend_in_two_processes_share_one_store(storage, write_day):
     """The embedded default (no endpoint): both processes write the same SQLite store and ledger at once."""
-    from fleet_assets.resources.analytics import SANDBOX_STORE
+    from fleet_assets.analytics.wiring import SANDBOX_STORE
 
     days = {key: make_day(key, points=120, events=60, dtcs=3) for key in DAYS}
     for key, d in days.items():

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from fleet_assets.analytics.faults import FaultPlan
 from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, serve_in_thread
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan, serve_in_thread
 from fleet_assets.analytics.sender import GraphQLSender
-from fleet_assets.analytics.uploader import PartitionUploader, UploadReport, UploadSettings
+from fleet_assets.analytics.upload_report import UploadReport
+from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionUploader
 
 DAY = "2025-06-01"
 MAX_POINTS = 250
 KILL_AFTER_COMMITS = 6
-IN_FLIGHT = UploadSettings.max_in_flight  # the CLI's default window
+IN_FLIGHT = UploadSettings().max_in_flight  # the CLI's default window
 
 
 def _cli(url: str, data_dir: Path) -> list[str]:

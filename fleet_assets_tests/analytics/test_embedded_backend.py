@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from fleet_assets.analytics.defs import analytics_upload
-from fleet_assets.resources.analytics import AnalyticsResource
+from fleet_assets.analytics.assets import analytics_upload
+from fleet_assets.analytics.resources import AnalyticsResource
 
 from .conftest import make_day
 
@@ -38,8 +38,8 @@ def test_embedded_defaults_upload_every_day_not_only_the_first(storage, write_da
         meta = result.asset_materializations_for_node("analytics_upload")[0].metadata
         assert {k: meta[f"records_sent/{k}"].value for k in days[key].expected} == days[key].expected
         assert meta["dead_lettered"].value == 0
-    from fleet_assets.analytics.sandbox_server import AnalyticsSandbox
-    from fleet_assets.resources.analytics import SANDBOX_STORE
+    from fleet_assets.analytics.sandbox import AnalyticsSandbox
+    from fleet_assets.analytics.wiring import SANDBOX_STORE
 
     store = AnalyticsSandbox(store_path=str(storage.root / SANDBOX_STORE))  # what `make dev` serves
     try:

@@ -9,8 +9,7 @@ import pyarrow as pa
 
 from fleet_assets.schema import TELEMETRY_SCHEMA
 
-from fleet_assets.analytics.faults import FaultPlan
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan
 from fleet_assets.analytics.uploader import PartitionData
 
 
@@ -105,7 +104,7 @@ class PoisonOneGpsPointAndSamsaraStats(FaultPlan):
 
 def test_coalesced_request_with_a_rejected_field_acknowledges_the_committed_fields(day, run_upload):
     backend = AnalyticsSandbox(PoisonOneGpsPointAndSamsaraStats())
-    report = run_upload(backend, day.data, coalesce=True)
+    report = run_upload(backend, day.data, coalesce_mutations=True)
 
     dead = run_upload.ledger().dead_letter_rows("2025-06-01")
     assert sorted(r["kind"] for r in dead) == ["gps", "network_stats"]
@@ -123,7 +122,7 @@ def test_coalesced_request_with_a_rejected_field_acknowledges_the_committed_fiel
 
 def test_backend_alias_limit_splits_coalesced_documents_and_loses_nothing(day, run_upload):
     backend = AnalyticsSandbox(max_aliases=2)  # a gateway far stricter than the uploader's setting
-    report = run_upload(backend, day.data, coalesce=True, max_aliases_per_request=15)
+    report = run_upload(backend, day.data, coalesce_mutations=True, max_aliases_per_request=15)
 
     assert backend.faults_injected["too_many_aliases"] >= 1  # the limit was hit...
     assert backend.stored_counts() == day.expected  # ...and every record still arrived, once

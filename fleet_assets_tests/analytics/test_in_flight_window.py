@@ -8,11 +8,11 @@ import time
 import httpx
 import pytest
 
-from fleet_assets.analytics.faults import FaultPlan
 from fleet_assets.analytics.ledger import UploadLedger
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, SandboxTransport
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, FaultPlan
 from fleet_assets.analytics.sender import GraphQLSender
-from fleet_assets.analytics.uploader import PartitionUploader, UploadSettings
+from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionUploader
 
 from .conftest import DAY, FAST_RETRY
 
@@ -21,7 +21,7 @@ class CountingTransport(httpx.BaseTransport):
     """Wraps the sandbox transport; records the most requests that were ever outstanding at once."""
 
     def __init__(self, backend: AnalyticsSandbox, delay: float):
-        self.inner = SandboxTransport(backend)
+        self.inner = AnalyticsSandboxTransport(backend)
         self.delay = delay
         self.outstanding = 0
         self.max_outstanding = 0

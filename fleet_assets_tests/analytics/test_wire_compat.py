@@ -13,10 +13,11 @@ from graphql.execution.values import get_variable_values
 
 from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.operations import ALL_OPERATIONS
-from fleet_assets.analytics.sandbox_server import AnalyticsSandbox, SandboxTransport
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport
 from fleet_assets.analytics.sdl import analytics_schema, sdl_text
 from fleet_assets.analytics.sender import GraphQLSender
-from fleet_assets.analytics.uploader import PartitionUploader, UploadSettings
+from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.uploader import PartitionUploader
 
 FIELD_OPERATION = {"createConfiguration": "createConfiguration", "createMessage": "createMessage",
                    "upsertSignalData": "UpsertSignalData", "upsertDtcData": "UpsertDtcData",
@@ -37,7 +38,7 @@ class Recording(httpx.BaseTransport):
 
 
 def _send_day(day, tmp_path, **settings) -> Recording:
-    recording = Recording(SandboxTransport(AnalyticsSandbox()))
+    recording = Recording(AnalyticsSandboxTransport(AnalyticsSandbox()))
     with GraphQLSender("http://sandbox.test/graphql", httpx_transport=recording, validate=False) as sender:
         PartitionUploader(sender, UploadLedger(tmp_path / "l.duckdb", "x"), UploadSettings(**settings)).upload(
             "2025-06-01", day.data)
@@ -74,7 +75,7 @@ def _sent_fields(body: dict):
 @pytest.mark.parametrize("coalesce", [True, False], ids=["coalesced", "verbatim"])
 def test_every_sent_document_validates_and_its_variables_coerce(day, tmp_path, coalesce):
     # validate=False above: the check here is independent of the sender's own pre-flight validation.
-    recording = _send_day(day, tmp_path, max_points_per_request=700, coalesce=coalesce)
+    recording = _send_day(day, tmp_path, max_points_per_request=700, coalesce_mutations=coalesce)
     schema = analytics_schema()
     reference = _reference_fields()
     seen = set()
@@ -94,7 +95,7 @@ def test_every_sent_document_validates_and_its_variables_coerce(day, tmp_path, c
 
 
 def test_coalescing_sends_fewer_requests_and_the_same_inputs(day, tmp_path):
-    bodies = {c: _send_day(day, tmp_path / c, coalesce=c == "on").bodies for c in ("on", "off")}
+    bodies = {c: _send_day(day, tmp_path / c, coalesce_mutations=c == "on").bodies for c in ("on", "off")}
     assert len(bodies["on"]) < len(bodies["off"])
 
     def inputs(kind_bodies):
@@ -109,7 +110,7 @@ def test_documents_are_the_reference_clients_verbatim(day, tmp_path):
     reference = {get_operation_ast(parse(block)).name.value: print_ast(parse(block)) for block in fenced}
     ours = {get_operation_ast(parse(text)).name.value: print_ast(parse(text)) for text in ALL_OPERATIONS.values()}
     assert ours == reference
-    sent = {body["query"] for body in _send_day(day, tmp_path, coalesce=False).bodies}
+    sent = {body["query"] for body in _send_day(day, tmp_path, coalesce_mutations=False).bodies}
     assert sent == set(reference.values())
 
 
@@ -121,7 +122,7 @@ def test_packaged_sdl_is_the_reference_sdl():
 
 @pytest.mark.parametrize("coalesce", [True, False], ids=["coalesced", "verbatim"])
 def test_payload_shapes_match_the_reference_client(day, tmp_path, coalesce):
-    bodies = _send_day(day, tmp_path, coalesce=coalesce).bodies
+    bodies = _send_day(day, tmp_path, coalesce_mutations=coalesce).bodies
     by_op = {}
     for body in bodies:  # per root field, the variables it would have had alone: {"input": ...}
         for name, _, _, value in _sent_fields(body):
@@ -147,7 +148,7 @@ def test_payload_shapes_match_the_reference_client(day, tmp_path, coalesce):
 
 
 def test_token_is_sent_as_bearer_and_only_in_the_header(day, tmp_path, caplog):
-    recording = Recording(SandboxTransport(AnalyticsSandbox(required_token="s3cr3t-jwt")))
+    recording = Recording(AnalyticsSandboxTransport(AnalyticsSandbox(required_token="s3cr3t-jwt")))
     caplog.set_level("DEBUG")
     with GraphQLSender("http://sandbox.test/graphql", token="s3cr3t-jwt", httpx_transport=recording) as sender:
         PartitionUploader(sender, UploadLedger(tmp_path / "l.duckdb", "x"), UploadSettings()).upload(

@@ -1,43 +1,34 @@
-"""Embedded IcsAnalytics-compatible GraphQL backend (graphql-core over the SDL) for tests and demos.
+"""The embedded IcsAnalytics-compatible GraphQL backend: state + execution (graphql-core over the SDL).
 
-It stores what it receives (in memory, or in a SQLite file that outlives the
-process: ``sandbox_store``) with upsert-by-natural-key semantics
-(GPS ``(configurationId, time)``, signals ``(configurationId, messageId,
-name, time)``, DTCs ``(configurationId, messageId, dtcId, time)``, network
-stats ``(configurationId|vehicleId, name, uploadId)``), so a re-delivered
-batch changes nothing and is counted in ``duplicate_deliveries``: the
-backend half of exactly-once. Each request is atomic (a rejected record
-rejects its whole request, like a transactional resolver). Faults come from
-a deterministic ``FaultPlan``. Two ways in: ``SandboxTransport`` (in-process
-httpx transport for gql's HTTPXTransport) and ``serve_in_thread`` / the CLI
-(Starlette + uvicorn on loopback; ``GET /stats``, ``GET /records/{kind}``,
-``POST /reset``).
+It stores what it receives (``store``: in memory, or a SQLite file that outlives
+the process) with upsert-by-natural-key semantics (GPS ``(configurationId,
+time)``, signals ``(configurationId, messageId, name, time)``, DTCs
+``(configurationId, messageId, dtcId, time)``, network stats
+``(configurationId|vehicleId, name, uploadId)``), so a re-delivered batch
+changes nothing and is counted in ``duplicate_deliveries``: the backend half
+of exactly-once. Each request is atomic (a rejected record rejects its whole
+request, like a transactional resolver). Faults come from a deterministic
+``FaultPlan`` (``fault_plan``).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import logging
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
-import httpx
 from graphql import GraphQLError, build_schema, graphql_sync, parse
 from graphql.language import OperationDefinitionNode
 
-from fleet_assets.analytics.faults import FaultPlan
-from fleet_assets.analytics.sandbox_store import MemoryStore, SqliteStore
+from fleet_assets.analytics.sandbox.fault_plan import FaultPlan
+from fleet_assets.analytics.sandbox.store import MemoryStore, SqliteStore
 from fleet_assets.analytics.sdl import sdl_text
 
 log = logging.getLogger(__name__)
-KIND_OF_FIELD = {"upsertGpsData": "gps", "upsertSignalData": "signal", "upsertDtcData": "dtc",
-                 "createNetworkStats": "network_stats"}
 
 
 def _rejected(message: str) -> GraphQLError:
@@ -45,7 +36,7 @@ def _rejected(message: str) -> GraphQLError:
 
 
 @dataclass
-class SandboxResponse:
+class AnalyticsSandboxResponse:
     status: int
     body: bytes
     hang: bool = False
@@ -210,7 +201,7 @@ class AnalyticsSandbox:
         return {"id": self.points_received["network_stats"], **input}
 
     # ---------------------------------------------------------------- requests
-    def handle(self, body: bytes, headers: Mapping[str, str]) -> SandboxResponse:
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> AnalyticsSandboxResponse:
         """One HTTP request body → response, with the fault plan applied."""
         with self._lock:
             started = time.perf_counter()
@@ -219,152 +210,43 @@ class AnalyticsSandbox:
             finally:
                 self.busy_seconds += time.perf_counter() - started
 
-    def _handle(self, body: bytes, headers: Mapping[str, str]) -> SandboxResponse:
+    def _handle(self, body: bytes, headers: Mapping[str, str]) -> AnalyticsSandboxResponse:
             self.request_no += 1
             if self.required_token is not None:
                 if headers.get("authorization") != f"Bearer {self.required_token}":
-                    return SandboxResponse(401, b'{"errors": [{"message": "unauthorized"}]}')
+                    return AnalyticsSandboxResponse(401, b'{"errors": [{"message": "unauthorized"}]}')
                 self.authorized_requests += 1
             try:
                 payload = json.loads(body)
                 document = parse(payload["query"])
             except Exception as exc:  # noqa: BLE001 - any malformed body is the client's fault
-                return SandboxResponse(400, json.dumps({"errors": [{"message": f"bad request: {exc}"}]}).encode())
+                body = json.dumps({"errors": [{"message": f"bad request: {exc}"}]}).encode()
+                return AnalyticsSandboxResponse(400, body)
             op = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None)
             field = op.selection_set.selections[0].name.value if op else "?"
             self.requests[field] += 1
             aliases = sum(1 for f in op.selection_set.selections if getattr(f, "alias", None)) if op else 0
             if self.max_aliases is not None and aliases > self.max_aliases:
                 self.faults_injected["too_many_aliases"] += 1
-                return SandboxResponse(400, json.dumps({"errors": [{
+                return AnalyticsSandboxResponse(400, json.dumps({"errors": [{
                     "message": f"Syntax Error: Aliases limit of {self.max_aliases} exceeded, found {aliases}.",
                     "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}).encode())
             outcome = self.faults.outcome(self.request_no)
             if outcome != "ok":
                 self.faults_injected[outcome] += 1
             if outcome == "http_500":
-                return SandboxResponse(500, b"")
+                return AnalyticsSandboxResponse(500, b"")
             if outcome == "graphql_error":
-                return SandboxResponse(200, b'{"data": null, "errors": [{"message": "injected internal error",'
+                return AnalyticsSandboxResponse(200, b'{"data": null, "errors": [{"message": "injected internal error",'
                                             b' "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}')
             if outcome == "timeout":
-                return SandboxResponse(504, b"", hang=True)
+                return AnalyticsSandboxResponse(504, b"", hang=True)
             with self.data.transaction():  # what the resolvers wrote commits, even next to an error (aliases)
                 result = graphql_sync(self._schema, document.loc.source.body,
                                       variable_values=payload.get("variables"))
             if outcome == "commit_then_500":
-                return SandboxResponse(500, b"")
+                return AnalyticsSandboxResponse(500, b"")
             out: dict[str, Any] = {"data": result.data}
             if result.errors:
                 out["errors"] = [e.formatted for e in result.errors]
-            return SandboxResponse(200, json.dumps(out).encode())
-
-
-class SandboxTransport(httpx.BaseTransport):
-    """In-process httpx transport: real HTTP semantics for gql, no socket. Timeouts raise at once."""
-
-    def __init__(self, backend: AnalyticsSandbox):
-        self.backend = backend
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.backend.handle(request.read(), request.headers)
-        if response.hang:
-            raise httpx.ReadTimeout("sandbox injected timeout", request=request)
-        return httpx.Response(response.status, content=response.body,
-                              headers={"content-type": "application/json"}, request=request)
-
-
-def create_app(backend: AnalyticsSandbox):
-    """Starlette app: POST /graphql, GET /stats, GET /records/{kind}?limit=N (latest first), POST /reset."""
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    async def graphql(request: Request) -> Response:
-        result = await run_in_threadpool(backend.handle, await request.body(), request.headers)
-        if result.hang:
-            await asyncio.sleep(backend.faults.hang_seconds)
-        return Response(result.body, status_code=result.status, media_type="application/json")
-
-    async def stats(_request: Request) -> Response:
-        return JSONResponse(backend.stats())
-
-    async def records(request: Request) -> Response:
-        kind = request.path_params["kind"]
-        if kind not in KIND_OF_FIELD.values():
-            return JSONResponse({"error": f"unknown kind {kind!r}; one of {sorted(KIND_OF_FIELD.values())}"}, 404)
-        try:
-            limit = max(1, min(int(request.query_params.get("limit", "20")), 1000))
-        except ValueError:
-            return JSONResponse({"error": "limit must be an integer"}, 400)
-        return JSONResponse(await run_in_threadpool(backend.data.latest, kind, limit))
-
-    async def reset(_request: Request) -> Response:
-        backend.reset()
-        return JSONResponse({"ok": True})
-
-    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"]), Route("/stats", stats),
-                             Route("/records/{kind}", records), Route("/reset", reset, methods=["POST"])])
-
-
-@contextmanager
-def serve_in_thread(backend: AnalyticsSandbox, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run the backend on loopback in a daemon thread; yields the GraphQL URL."""
-    import uvicorn
-
-    config = uvicorn.Config(create_app(backend), host=host, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True, name="analytics-sandbox")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("analytics sandbox server did not start")
-        time.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{bound}/graphql"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m fleet_assets.analytics.sandbox_server",
-        description="Serve the IcsAnalytics-compatible sandbox GraphQL backend on loopback "
-                    "(POST /graphql, GET /stats, POST /reset), with optional deterministic fault injection.")
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback only; default %(default)s)")
-    parser.add_argument("--port", type=int, default=8765, help="port, 0 = any free port (default %(default)s)")
-    parser.add_argument("--fault-rate", type=float, default=0.0,
-                        help="fraction of requests failing (HTTP 500, GraphQL error, timeout, commit-then-500)")
-    parser.add_argument("--poison-rate", type=float, default=0.0, help="fraction of records always rejected")
-    parser.add_argument("--seed", type=int, default=0, help="fault plan seed (default %(default)s)")
-    parser.add_argument("--hang-seconds", type=float, default=1.0, help="how long an injected timeout hangs")
-    parser.add_argument("--max-aliases", type=int, default=None,
-                        help="refuse documents with more aliased fields, like a gateway's alias limit")
-    parser.add_argument("--token", default=None, help="require 'Authorization: Bearer <token>' (default: none)")
-    parser.add_argument("--store", default=None, metavar="PATH",
-                        help="keep the data in this SQLite file, shared with the embedded backend of runs that use "
-                             "the same file (make dev: $FLEET_DATA_DIR/analytics_sandbox.sqlite); default: memory")
-    args = parser.parse_args(argv)
-    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
-        parser.error("the sandbox only binds to loopback addresses")
-    backend = AnalyticsSandbox(FaultPlan.uniform(args.fault_rate, seed=args.seed, poison_rate=args.poison_rate,
-                                                 hang_seconds=args.hang_seconds), required_token=args.token,
-                               max_aliases=args.max_aliases, store_path=args.store)
-    with serve_in_thread(backend, args.host, args.port) as url:
-        print(f"analytics sandbox listening on {url} (stats: {url.rsplit('/', 1)[0]}/stats, store: "
-              f"{args.store or 'memory'})", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            return AnalyticsSandboxResponse(200, json.dumps(out).encode())

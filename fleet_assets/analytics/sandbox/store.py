@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-KINDS = ("gps", "signal", "dtc", "network_stats")
+from fleet_assets.analytics.operations import KINDS  # what the backend stores rows of: one kind per data mutation
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

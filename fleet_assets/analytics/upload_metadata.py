@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from fleet_assets.analytics.batching import KINDS
-from fleet_assets.analytics.uploader import UploadReport
+from fleet_assets.analytics.operations import KINDS
+from fleet_assets.analytics.upload_report import UploadReport
 
 
 def upload_metadata(report: UploadReport, ledger_path: Path) -> dict:
