@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.data_dir is None:
-        from fleet_assets.resources.storage import default_data_dir
+        from fleet_assets.storage.layout import default_data_dir
 
         args.data_dir = default_data_dir()
     landing = Path(args.data_dir).expanduser().resolve() / "landing"

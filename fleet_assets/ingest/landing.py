@@ -1,6 +1,6 @@
 """The trip landing zone on disk: layout, atomic writes and the completion log.
 
-Layout under ``FleetStorage.landing_dir``::
+Layout under ``DataLayout.landing_dir`` (fleet_assets.storage.layout)::
 
     trips/<trip_id>/trip.json              vin, started_at, creating device
     trips/<trip_id>/chunks/<n>.ndjson.gz   accepted chunk body, byte-exact

@@ -19,27 +19,24 @@ contend for a lock).
 import dagster as dg
 import pyarrow as pa
 
+from fleet_assets.dataset_checks import check_results, check_specs
 from fleet_assets.partitions import daily_partitions
 from fleet_assets.pipeline.fetch import fetch_motive_day, fetch_samsara_day, open_client
 from fleet_assets.pipeline.metadata import summary_markdown, table_metadata
 from fleet_assets.pipeline.normalize import normalize_provider_day
-from fleet_assets.pipeline.validation import CHECK_NAMES, run_checks, validate_or_raise
 from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.schema import conform, empty_telemetry_table
-from fleet_assets.storage.parquet_partitions import read_partition, write_partition
+from fleet_assets.storage.parquet_partitions import read_partition
+from fleet_assets.storage.publish import publish_partition
 from fleet_assets.storage.raw_store import read_raw, write_raw
 from fleet_assets.transforms import dedup_telemetry
+from fleet_assets.transforms.rules import DATASET_RULES
 
 PROVIDERS = ("motive", "samsara")
 TELEMETRY_SOURCES = ("normalized_edge", "normalized_motive", "normalized_samsara")  # concat order
 
 
-def _check_specs(asset: str, count_check: str) -> list[dg.AssetCheckSpec]:
-    names = (*CHECK_NAMES, count_check)
-    return [dg.AssetCheckSpec(name, asset=asset, blocking=True) for name in names]
-
-
-def publish_partition(
+def _publish(
     storage: FleetStorage,
     dataset: str,
     day: str,
@@ -51,19 +48,13 @@ def publish_partition(
     stages: dict[str, int],
     **extra_metadata,
 ) -> dg.MaterializeResult:
-    """Validate, atomically write, read back and check one partition.
-
-    Validation raises before the write (blocking checks cannot undo a write);
-    the checks then run on what actually landed in Parquet.
-    """
-    validate_or_raise(table, day, dataset)
-    written = write_partition(storage.dataset(dataset), day, table)
-    landed = read_partition(storage.dataset(dataset), day)
-    results = [
-        dg.AssetCheckResult(check_name=name, passed=ok, metadata=meta) for name, (ok, meta) in run_checks(landed, day).items()
-    ]
+    """Publish one partition (``storage.publish``: check, write, read back, re-check) plus the row-count check."""
+    published = publish_partition(storage.dataset(dataset), day, table, DATASET_RULES[dataset])
+    landed, written = published.table, published.written
+    results = check_results(dataset, published.checks)
     results.append(
         dg.AssetCheckResult(
+            asset_key=dataset,
             check_name=count_check,
             passed=landed.num_rows + duplicates == expected_rows,
             metadata={"written": landed.num_rows, "duplicates": duplicates, "expected_input_rows": expected_rows},
@@ -138,7 +129,7 @@ def _normalized_asset(provider: str):
         partitions_def=daily_partitions,
         group_name="providers",
         kinds={"parquet"},
-        check_specs=_check_specs(name, "row_count_matches_raw"),
+        check_specs=check_specs(name, ["row_count_matches_raw"]),
         description=f"{provider.title()} points of the UTC day in the unified telemetry schema (Hive Parquet).",
     )
     def _asset(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
@@ -146,7 +137,7 @@ def _normalized_asset(provider: str):
         raw = read_raw(storage.raw_dir, provider, day)
         result = normalize_provider_day(provider, raw, day)
         context.log.info(f"{name} {day}: {result.table.num_rows} rows ({result.duplicates} duplicates dropped)")
-        return publish_partition(
+        return _publish(
             storage, name, day, result.table,
             duplicates=result.duplicates,
             expected_rows=result.raw_points_in_day,
@@ -171,7 +162,7 @@ normalized_samsara = _normalized_asset("samsara")
     partitions_def=daily_partitions,
     group_name="telemetry",
     kinds={"parquet"},
-    check_specs=_check_specs("telemetry", "row_count_matches_sources"),
+    check_specs=check_specs("telemetry", ["row_count_matches_sources"]),
     description="Deduplicated union of the normalized_* partitions of the day (see transforms.dedup for the key).",
 )
 def telemetry(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
@@ -188,7 +179,7 @@ def telemetry(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.Ma
     deduped = dedup_telemetry(combined)
     source_rows = {name: t.num_rows for name, t in sources.items()}
     context.log.info(f"telemetry {day}: sources {source_rows}, {deduped.duplicates} duplicates dropped")
-    return publish_partition(
+    return _publish(
         storage, "telemetry", day, deduped.table,
         duplicates=deduped.duplicates,
         expected_rows=sum(source_rows.values()),

@@ -20,7 +20,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from fleet_assets.transforms.common import day_bounds
+from fleet_assets.days import day_bounds
 from fleet_assets.transforms.wire import motive_location_records, motive_vehicle_records, records_to_ndjson
 
 SAMSARA_STATE_LOOKBACK = timedelta(days=1)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fleet_assets.days import in_day
 from fleet_assets.storage.raw_store import RawFetch
 from fleet_assets.transforms import dedup_telemetry, normalize_motive, normalize_samsara
-from fleet_assets.transforms.common import in_day, parse_utc
+from fleet_assets.transforms.common import parse_utc
 from fleet_assets.transforms.wire import ndjson_to_table
 
 _MOTIVE_TS = pa.schema([("vehicle_location", pa.struct([("located_at", pa.string())]))])

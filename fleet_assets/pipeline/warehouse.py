@@ -18,7 +18,7 @@ from fleet_assets.storage.retention import delete_old_partitions
     "Rebuilt into a temp file and swapped in atomically; pool 'duckdb_catalog' keeps one writer.",
 )
 def warehouse_catalog(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
-    build = build_catalog(storage.root / "parquet", storage.duckdb_path)
+    build = build_catalog(storage.layout.parquet_dir, storage.duckdb_path)
     context.log.info(f"catalog {build.path}: views {sorted(build.views)}; no data yet: {build.skipped}")
     table = "\n".join(["| view | glob |", "|---|---|", *(f"| {k} | `{v}` |" for k, v in build.views.items())])
     return dg.MaterializeResult(

@@ -1,51 +1,49 @@
-"""Where the platform keeps its data.
+"""The Dagster resource for the data directory: config around the storage library's layout.
 
-Everything lives under one data directory (``FLEET_DATA_DIR``, default
-``./data``): Parquet datasets (the source of truth), the DuckDB catalog of
-read views, the analytics upload ledger and the trip landing zone.
+The layout itself (which path holds what) is defined once in
+:mod:`fleet_assets.storage.layout`, which never imports Dagster; this resource
+only makes ``data_dir`` configurable in Dagster and hands out that layout.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-
-def default_data_dir() -> str:
-    return os.environ.get("FLEET_DATA_DIR", "data")
+from fleet_assets.storage.layout import DataLayout, default_data_dir
 
 
 class FleetStorage(dg.ConfigurableResource):
-    """Paths of every store, derived from one ``data_dir``."""
+    """Paths of every store, derived from one ``data_dir`` (see ``DataLayout``)."""
 
     data_dir: str = Field(default_factory=default_data_dir, description="Root of all platform data.")
 
     @property
+    def layout(self) -> DataLayout:
+        return DataLayout(self.data_dir)
+
+    # The paths asset code uses, straight from the layout (defined there, not here).
+    @property
     def root(self) -> Path:
-        return Path(self.data_dir).expanduser().resolve()
+        return self.layout.root
 
     def dataset(self, name: str) -> Path:
-        """Root of a Hive-partitioned Parquet dataset, e.g. ``dataset('telemetry')``."""
-        return self.root / "parquet" / name
+        return self.layout.dataset(name)
 
     @property
     def raw_dir(self) -> Path:
-        return self.root / "raw"
+        return self.layout.raw_dir
 
     @property
     def duckdb_path(self) -> Path:
-        """DuckDB catalog: views over the Parquet datasets (rebuilt by one serialized writer)."""
-        return self.root / "warehouse.duckdb"
+        return self.layout.duckdb_path
 
     @property
     def ledger_path(self) -> Path:
-        """DuckDB file holding the analytics upload ledger."""
-        return self.root / "analytics_ledger.duckdb"
+        return self.layout.ledger_path
 
     @property
     def landing_dir(self) -> Path:
-        """Landing zone for trip chunks uploaded by edge collectors."""
-        return self.root / "landing"
+        return self.layout.landing_dir

@@ -7,20 +7,20 @@ import csv
 import sys
 from pathlib import Path
 
-from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.storage.catalog import DATASETS, build_catalog, connect_catalog_readonly
+from fleet_assets.storage.layout import DataLayout
 from fleet_assets.storage.loading import load_date_range
 from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
 from fleet_assets.storage.retention import delete_old_partitions
 
 
-def _storage(args) -> FleetStorage:
-    return FleetStorage(data_dir=args.data_dir) if args.data_dir else FleetStorage()
+def _storage(args) -> DataLayout:
+    return DataLayout(args.data_dir or None)
 
 
 def cmd_list(args) -> int:
     storage = _storage(args)
-    parquet = storage.root / "parquet"
+    parquet = storage.parquet_dir
     names = sorted(p.name for p in parquet.iterdir() if p.is_dir()) if parquet.exists() else []
     if not names:
         print(f"no datasets under {parquet}")
@@ -61,7 +61,7 @@ def cmd_prune(args) -> int:
 
 def cmd_rebuild_catalog(args) -> int:
     storage = _storage(args)
-    build = build_catalog(storage.root / "parquet", storage.duckdb_path)
+    build = build_catalog(storage.parquet_dir, storage.duckdb_path)
     for name, glob in build.views.items():
         print(f"view {name:22s} -> {glob}")
     if build.skipped:

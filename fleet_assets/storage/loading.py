@@ -13,13 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.days import partition_key
 from fleet_assets.schema import TELEMETRY_SCHEMA
+from fleet_assets.storage.layout import DataLayout
 from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
-
-
-def _key(value: str | date) -> str:
-    return value.isoformat() if isinstance(value, date) else date.fromisoformat(value).isoformat()
 
 
 def load_date_range(
@@ -33,11 +30,10 @@ def load_date_range(
     ``data_dir`` defaults to ``FLEET_DATA_DIR``. An empty range returns an
     empty frame with the dataset's columns (telemetry schema for telemetry).
     """
-    lo, hi = _key(start), _key(end)
+    lo, hi = partition_key(start), partition_key(end)
     if lo > hi:
         raise ValueError(f"start {lo} is after end {hi}")
-    storage = FleetStorage(data_dir=str(data_dir)) if data_dir is not None else FleetStorage()
-    root = storage.dataset(dataset)
+    root = DataLayout(data_dir).dataset(dataset)
     keys = [k for k in list_partitions(root) if lo <= k <= hi]
     tables = [pq.read_table(partition_dir(root, k) / PART_FILE) for k in keys]
     if not tables:

@@ -23,6 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fleet_assets.days import partition_key
+
 PART_FILE = "part-0.parquet"
 _PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
@@ -34,9 +36,19 @@ class PartitionWrite:
     bytes: int
 
 
+def partition_dir_name(day: str | date) -> str:
+    """``date=YYYY-MM-DD``: the Hive directory of a day (Parquet datasets and the raw store alike)."""
+    return f"date={partition_key(day)}"
+
+
+def partition_day(dir_name: str) -> str | None:
+    """The day of a Hive ``date=YYYY-MM-DD`` directory name, else ``None`` (temp and tomb dirs)."""
+    match = _PARTITION_RE.match(dir_name)
+    return match.group(1) if match else None
+
+
 def partition_dir(dataset_root: Path, day: str | date) -> Path:
-    key = day.isoformat() if isinstance(day, date) else date.fromisoformat(day).isoformat()
-    return Path(dataset_root) / f"date={key}"
+    return Path(dataset_root) / partition_dir_name(day)
 
 
 def write_partition(dataset_root: Path, day: str | date, table: pa.Table) -> PartitionWrite:
@@ -78,9 +90,9 @@ def list_partitions(dataset_root: Path) -> list[str]:
         return []
     keys = []
     for child in root.iterdir():
-        match = _PARTITION_RE.match(child.name)
-        if match and (child / PART_FILE).exists():
-            keys.append(match.group(1))
+        key = partition_day(child.name)
+        if key and (child / PART_FILE).exists():
+            keys.append(key)
     return sorted(keys)
 
 
@@ -89,11 +101,15 @@ def delete_partition(dataset_root: Path, day: str | date) -> bool:
     target = partition_dir(dataset_root, day)
     if not target.exists():
         return False
-    # Rename first so a reader never sees a half-deleted directory.
+    remove_dir(target)
+    return True
+
+
+def remove_dir(target: Path) -> None:
+    """Delete a partition directory; renamed to a hidden tomb first so a reader never sees it half deleted."""
     doomed = target.with_name(f".deleting-{target.name}-{uuid.uuid4().hex}")
     os.replace(target, doomed)
     shutil.rmtree(doomed)
-    return True
 
 
 def parquet_glob(dataset_root: Path) -> str:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from fleet_assets.storage.parquet_partitions import fsync_path  # same durability rules as the Parquet writer
+# Same durability rules and the same Hive day directories as the Parquet writer.
+from fleet_assets.storage.parquet_partitions import fsync_path, partition_dir_name
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CURRENT = "CURRENT"
@@ -42,10 +43,9 @@ class RawFetch:
 
 
 def raw_day_dir(raw_dir: Path, provider: str, day: str | date) -> Path:
-    key = day.isoformat() if isinstance(day, date) else date.fromisoformat(day).isoformat()
     if not _NAME_RE.match(provider):
         raise ValueError(f"invalid provider name {provider!r}")
-    return Path(raw_dir) / provider / f"date={key}"
+    return Path(raw_dir) / provider / partition_dir_name(day)
 
 
 def write_raw(raw_dir: Path, provider: str, day: str | date, files: dict[str, bytes], manifest: dict) -> Path:

@@ -2,22 +2,17 @@
 
 Works on every Parquet dataset under ``<root>/parquet`` and every provider
 under ``<root>/raw``; a partition is one directory, removed with the atomic
-rename-then-delete of :func:`delete_partition`, so readers never see half a day.
+rename-then-delete of :func:`remove_dir`, so readers never see half a day.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from fleet_assets.storage.parquet_partitions import delete_partition
-
-_DIR_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+from fleet_assets.storage.parquet_partitions import partition_day, remove_dir
 
 
 @dataclass(frozen=True)
@@ -41,9 +36,9 @@ def expired_partitions(root: Path, keep_days: int, today: date | None = None) ->
             continue
         for dataset_dir in sorted(p for p in base.iterdir() if p.is_dir()):
             for child in sorted(dataset_dir.iterdir()):
-                match = _DIR_RE.match(child.name)
-                if match and child.is_dir() and match.group(1) < cutoff:
-                    found.append(Expired(area, dataset_dir.name, match.group(1), child))
+                day = partition_day(child.name)
+                if day and child.is_dir() and day < cutoff:
+                    found.append(Expired(area, dataset_dir.name, day, child))
     return found
 
 
@@ -60,12 +55,6 @@ def delete_old_partitions(
     for item in doomed:
         if progress:
             progress(item)
-        if dry_run:
-            continue
-        if item.area == "parquet":
-            delete_partition(item.path.parent, item.day)
-        else:
-            tomb = item.path.with_name(f".deleting-{item.path.name}-{uuid.uuid4().hex}")
-            item.path.rename(tomb)
-            shutil.rmtree(tomb)
+        if not dry_run:
+            remove_dir(item.path)
     return doomed

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.transforms.errors import MalformedRecordsError
 
 UTC_US = pa.timestamp("us", tz="UTC")
-
-
-def day_bounds(day: str | date) -> tuple[datetime, datetime]:
-    """The UTC half-open window ``[day, day+1)`` of a partition key."""
-    d = date.fromisoformat(day) if isinstance(day, str) else day
-    start = datetime(d.year, d.month, d.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)
 
 
 def parse_utc(values: pa.Array | pa.ChunkedArray, what: str) -> pa.ChunkedArray:
@@ -36,13 +27,6 @@ def blank_to_null(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedAr
     if not pc.any(blank).as_py():
         return values
     return pc.if_else(blank, pa.scalar(None, pa.string()), values)
-
-
-def in_day(ts: pa.ChunkedArray, day: str | date) -> pa.ChunkedArray:
-    """Mask of timestamps inside the UTC day (nulls are False)."""
-    start, end = day_bounds(day)
-    mask = pc.and_(pc.greater_equal(ts, pa.scalar(start, UTC_US)), pc.less(ts, pa.scalar(end, UTC_US)))
-    return pc.fill_null(mask, False)
 
 
 def require_not_null(table: pa.Table, columns: dict[str, str], what: str) -> None:

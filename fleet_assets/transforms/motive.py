@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.schema import METERS_PER_MILE, MPH_PER_KPH, TELEMETRY_SCHEMA
-from fleet_assets.transforms.common import blank_to_null, filter_rows, in_day, parse_utc, require_not_null, to_str
+from fleet_assets.days import in_day
+from fleet_assets.transforms.common import blank_to_null, filter_rows, parse_utc, require_not_null, to_str
 from fleet_assets.transforms.wire import (
     MOTIVE_LOCATION_SCHEMA,
     MOTIVE_VEHICLE_SCHEMA,

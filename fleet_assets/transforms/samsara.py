@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.schema import METERS_PER_MILE, TELEMETRY_SCHEMA
-from fleet_assets.transforms.common import blank_to_null, filter_rows, day_bounds, in_day, parse_utc, require_not_null
+from fleet_assets.days import day_bounds, in_day
+from fleet_assets.transforms.common import blank_to_null, filter_rows, parse_utc, require_not_null
 from fleet_assets.transforms.joins import asof_backward, covering, nearest
 from fleet_assets.transforms.wire import SAMSARA_ASSIGNMENT_SCHEMA, SAMSARA_STATS_SCHEMA, as_table
 

@@ -14,12 +14,11 @@ against the previous unflagged event in seq order. Flagged events are kept
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fleet_assets.days import in_day
 from fleet_assets.schema import MPH_PER_KPH, conform
 from fleet_assets.trips.schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA, TRIP_SUMMARIES_SCHEMA
 
@@ -63,12 +62,7 @@ def dtcs_on_day(dtcs: pa.Table, day: str) -> pa.Table:
 
 
 def _rows_on_day(table: pa.Table, day: str) -> pa.Table:
-    start = pd.Timestamp(date.fromisoformat(day), tz="UTC")
-    df = table.to_pandas()
-    if df.empty:
-        return table.schema.empty_table()
-    mask = (df["ts"] >= start) & (df["ts"] < start + timedelta(days=1))
-    return pa.Table.from_pandas(df[mask].reset_index(drop=True), schema=table.schema, preserve_index=False)
+    return table.filter(in_day(table["ts"], day)).combine_chunks()
 
 
 def haversine_km(lat1, lon1, lat2, lon2):

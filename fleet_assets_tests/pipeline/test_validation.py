@@ -1,12 +1,19 @@
-"""The data-quality rules behind the pre-write validation and the asset checks."""
+"""The telemetry datasets' rules behind the pre-write validation and the asset checks."""
 
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 
-from fleet_assets.pipeline.validation import ValidationError, run_checks, validate_or_raise
 from fleet_assets.schema import TELEMETRY_SCHEMA
+from fleet_assets.storage.publish import ValidationError, validate_or_raise
+from fleet_assets.transforms.rules import DATASET_RULES
+
+RULES = DATASET_RULES["normalized_motive"]
+
+
+def run_checks(table, day):
+    return RULES.evaluate(table, day)
 
 DAY = "2026-03-01"
 
@@ -39,7 +46,7 @@ def test_each_rule_catches_its_defect(overrides, failing):
     results = run_checks(_table(**overrides), DAY)
     assert [name for name, (ok, _) in results.items() if not ok] == [failing]
     with pytest.raises(ValidationError, match=f"failed validation, nothing written: .*{failing}"):
-        validate_or_raise(_table(**overrides), DAY, "normalized_motive")
+        validate_or_raise(_table(**overrides), DAY, RULES)
 
 
 def test_schema_mismatch_is_reported_first():

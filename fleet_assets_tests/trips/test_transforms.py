@@ -10,7 +10,8 @@ from fleet_protocol import EdgeEvent
 
 from fleet_assets.ingest.synthetic import utc
 from fleet_assets.schema import MPH_PER_KPH, TELEMETRY_SCHEMA
-from fleet_assets.trips import checks, transforms
+from fleet_assets.transforms.rules import DATASET_RULES
+from fleet_assets.trips import transforms
 from fleet_assets.trips.schemas import (
     EDGE_DTCS_SCHEMA,
     EDGE_EVENTS_SCHEMA,
@@ -96,10 +97,12 @@ def test_to_telemetry_units_and_engine_state():
 
 
 def test_checks_catch_bad_tables():
+    rules = DATASET_RULES["edge_events"].rules
     good = transforms.prepare_events(_events([(1, 0, 0.0, 49.0), (2, 1, 1.0, 49.0)]), _trips())
-    assert checks.no_duplicate_keys(good)[0] and checks.ts_within_day(good, "2025-03-04")[0]
+    assert rules["no_duplicate_trip_seq"](good, "2025-03-04")[0] and rules["ts_within_day"](good, "2025-03-04")[0]
     doubled = pa.concat_tables([good, good])
-    assert checks.no_duplicate_keys(doubled) == (False, {"duplicates": 2})
-    assert checks.ts_within_day(good, "2025-03-05") == (False, {"outside_day": 2})
+    assert rules["no_duplicate_trip_seq"](doubled, "2025-03-04") == (False, {"duplicate_keys": 2, "null_keys": 0})
+    outside = rules["ts_within_day"](good, "2025-03-05")
+    assert not outside.passed and outside.metadata["rows_outside_day"] == 2
     bad_lat = good.set_column(good.schema.get_field_index("lat"), "lat", pa.array([91.0, 0.0]))
-    assert checks.lat_lon_in_range(bad_lat) == (False, {"bad_lat": 1, "bad_lon": 0})
+    assert rules["lat_lon_in_range"](bad_lat, "2025-03-04") == (False, {"bad_lat": 1, "bad_lon": 0, "null_coordinates": 0})
