@@ -23,7 +23,7 @@ import dagster as dg
 from fleet_assets.ingest.landing import CompletionMarker, LandingZone
 from fleet_assets.partitions import DAILY_START_DATE, PARTITIONS_START_ENV, daily_partitions
 from fleet_assets.resources.storage import FleetStorage
-from fleet_assets.trips.assets import TRIP_ASSETS, edge_events, normalized_edge
+from fleet_assets.trips.assets import TRIP_ASSETS, normalized_edge
 
 SENSOR_NAME = "completed_trips_sensor"
 MAX_TRIPS_PER_TICK = 5000
@@ -115,7 +115,7 @@ def _refused_observation(plan: TickPlan) -> list[dg.AssetObservation]:
     if not plan.dropped_days:
         return []
     return [dg.AssetObservation(
-        asset_key=edge_events.key,
+        asset_key=dg.AssetKey("edge_events"),
         description=_refused(plan),
         metadata={"refused_days": plan.dropped_days, "partitions_start": DAILY_START_DATE,
                   "completion_seq": plan.seq, "setting": PARTITIONS_START_ENV},
