@@ -1,1 +1,1 @@
-"""The daily provider pipeline: raw fetch -> normalized_* -> telemetry -> DuckDB catalog."""
+"""Provider ingest area: Motive and Samsara fetched per UTC day -> raw -> normalized_* -> telemetry."""

@@ -7,7 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.storage.catalog import DATASETS, build_catalog, connect_catalog_readonly
 from fleet_assets.storage.loading import load_date_range
 from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir

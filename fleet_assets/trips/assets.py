@@ -14,12 +14,12 @@ import pyarrow.compute as pc
 
 from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.partitions import daily_partitions
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.storage.parquet_partitions import read_partition, write_partition
 from fleet_assets.trips import transforms
 from fleet_assets.trips.checks import DATASET_CHECKS
 from fleet_assets.trips.landing_reader import load_trips_on_day
-from fleet_assets.trips.schemas import EDGE_EVENTS_SCHEMA
+from fleet_assets.trips.edge_schemas import EDGE_EVENTS_SCHEMA
 
 GROUP = "trips"
 PREVIEW_ROWS = 5

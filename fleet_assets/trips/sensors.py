@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from fleet_assets.ingest.landing import CompletionMarker, LandingZone
-from fleet_assets.partitions import DAILY_START_DATE, PARTITIONS_START_ENV, daily_partitions
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.partitions import DAILY_START_DATE, daily_partitions
+from fleet_assets.settings import PARTITIONS_START_ENV
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.trips.assets import TRIP_ASSETS, edge_events, normalized_edge
 
 SENSOR_NAME = "completed_trips_sensor"

@@ -1,12 +1,10 @@
-"""The DuckDB catalog asset and the retention op (the storage-maintenance side)."""
+"""The DuckDB catalog asset: read views over every Parquet dataset."""
 
 
 import dagster as dg
-from pydantic import Field
 
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.storage.catalog import DATASETS, build_catalog
-from fleet_assets.storage.retention import delete_old_partitions
 
 
 @dg.asset(
@@ -29,25 +27,3 @@ def warehouse_catalog(context: dg.AssetExecutionContext, storage: FleetStorage) 
             "datasets_without_data": ", ".join(build.skipped) or "none",
         }
     )
-
-
-class RetentionConfig(dg.Config):
-    keep_days: int = Field(default=400, ge=0, description="Partitions older than this many days (UTC) are deleted.")
-    dry_run: bool = Field(default=False, description="Only report what would be deleted.")
-
-
-@dg.op(description="Delete Parquet and raw partitions older than keep_days.")
-def prune_old_partitions(context: dg.OpExecutionContext, config: RetentionConfig, storage: FleetStorage) -> int:
-    expired = delete_old_partitions(
-        storage.root,
-        config.keep_days,
-        dry_run=config.dry_run,
-        progress=lambda e: context.log.info(f"{'would delete' if config.dry_run else 'deleting'} {e.area}/{e.dataset}/date={e.day}"),
-    )
-    context.add_output_metadata({"partitions": len(expired), "dry_run": config.dry_run})
-    return len(expired)
-
-
-@dg.job(description="Storage retention: delete partitions older than keep_days (default 400).")
-def storage_retention_job():
-    prune_old_partitions()

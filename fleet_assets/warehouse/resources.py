@@ -7,21 +7,18 @@ read views, the analytics upload ledger and the trip landing zone.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-
-def default_data_dir() -> str:
-    return os.environ.get("FLEET_DATA_DIR", "data")
+from fleet_assets import settings
 
 
 class FleetStorage(dg.ConfigurableResource):
     """Paths of every store, derived from one ``data_dir``."""
 
-    data_dir: str = Field(default_factory=default_data_dir, description="Root of all platform data.")
+    data_dir: str = Field(default_factory=settings.data_dir, description="Root of all platform data.")
 
     @property
     def root(self) -> Path:

@@ -6,9 +6,9 @@ import hashlib
 import dagster as dg
 import pytest
 
-from fleet_assets.pipeline.assets import normalized_motive, normalized_samsara, telemetry
-from fleet_assets.pipeline.validation import ValidationError
-from fleet_assets.pipeline.warehouse import warehouse_catalog
+from fleet_assets.provider_ingest.assets import normalized_motive, normalized_samsara, telemetry
+from fleet_assets.provider_ingest.validation import ValidationError
+from fleet_assets.warehouse.assets import warehouse_catalog
 from fleet_assets.storage.catalog import connect_catalog_readonly, connect_parquet
 from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
 from fleet_assets.storage.raw_store import raw_day_dir, read_raw, write_raw

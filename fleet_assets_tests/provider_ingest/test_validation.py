@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from fleet_assets.pipeline.validation import ValidationError, run_checks, validate_or_raise
+from fleet_assets.provider_ingest.validation import ValidationError, run_checks, validate_or_raise
 from fleet_assets.schema import TELEMETRY_SCHEMA
 
 DAY = "2026-03-01"

@@ -9,7 +9,7 @@ import dagster as dg
 
 from fleet_assets.ingest.synthetic import utc
 from fleet_assets.trips.defs import defs as trips_defs
-from fleet_assets.trips.sensor import completed_trips_sensor, plan_tick
+from fleet_assets.trips.sensors import completed_trips_sensor, plan_tick
 
 
 def _tick(storage, cursor=None):
