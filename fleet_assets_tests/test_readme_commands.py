@@ -165,7 +165,7 @@ def checkout(tmp_path_factory) -> Path:
     if not (root / ".venv").exists():  # `make test VENV=elsewhere`: the README's .venv is the running one
         (root / ".venv").symlink_to(VENV_BIN.parent)
     (root / ".dagster_home").mkdir()
-    shutil.copy(REPO / "dagster.yaml", root / ".dagster_home" / "dagster.yaml")
+    shutil.copy(REPO / "config" / "dagster.yaml", root / ".dagster_home" / "dagster.yaml")
     data = root / "data"
     data.mkdir()
     with open(data / "demo_device_key.txt", "w") as key_file:  # what scripts/dev.sh does on first start
