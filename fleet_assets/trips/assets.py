@@ -4,7 +4,7 @@ edge_events / edge_dtcs hold the records whose own UTC ts falls on the day;
 trip_summaries holds the trips that *started* on the day (computed over the
 whole trip, so a trip crossing midnight is summarised once); normalized_edge
 projects edge_events into the unified telemetry schema so ``telemetry``
-(pipeline area) unions edge and provider data. No IO manager: each asset
+(provider_ingest area) unions edge and provider data. No IO manager: each asset
 writes its own atomic Parquet partition and reports UI metadata.
 """
 

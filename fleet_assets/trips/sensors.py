@@ -29,7 +29,7 @@ from fleet_assets.trips.assets import TRIP_ASSETS, edge_events, normalized_edge
 SENSOR_NAME = "completed_trips_sensor"
 MAX_TRIPS_PER_TICK = 5000
 
-# The trip assets plus whatever consumes normalized_edge directly (``telemetry``, pipeline area).
+# The trip assets plus whatever consumes normalized_edge directly (``telemetry``, provider_ingest area).
 TRIP_SELECTION = dg.AssetSelection.assets(*TRIP_ASSETS) | dg.AssetSelection.assets(normalized_edge).downstream(depth=1)
 
 
