@@ -29,3 +29,12 @@ def test_layout_table_matches_the_folders():
 def test_table_parsing_sees_rows():
     sample = f"{SECTION}\n\n| folder | x |\n|---|---|\n| `fleet_assets/a/` | one |\n| `fleet_assets/a/b/` | two |\n\n## Next\n| `fleet_assets/z/` | no |\n"
     assert _table_folders(sample) == ["fleet_assets/a", "fleet_assets/a/b"]
+
+
+def test_no_source_cites_the_out_of_repo_provider_brief():
+    """Docstrings cite the providers' own documentation, not a research brief that is not in the repository."""
+    brief = "providers" + ".md"  # spelled apart so this file does not cite it either
+    roots = ("fleet_assets", "fleet_assets_tests", "protocol", "benchmarks")
+    citing = [p.relative_to(REPO).as_posix() for root in roots for p in (REPO / root).rglob("*.py")
+              if brief in p.read_text()]
+    assert not citing, citing
