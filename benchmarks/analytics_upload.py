@@ -44,7 +44,7 @@ from fleet_assets.analytics.uploader import PartitionData, build_records  # noqa
 from fleet_assets.analytics.wire_items import dtc_message, pid_message  # noqa: E402
 from fleet_assets.analytics.records import OBD_PIDS  # noqa: E402
 from fleet_assets.analytics.identity import stable_int32  # noqa: E402
-from fleet_assets.resources.storage import FleetStorage  # noqa: E402
+from fleet_assets.warehouse.resources import FleetStorage  # noqa: E402
 from fleet_assets.schema import TELEMETRY_SCHEMA  # noqa: E402
 from fleet_assets.storage.parquet_partitions import write_partition  # noqa: E402
 

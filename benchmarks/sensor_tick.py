@@ -60,9 +60,9 @@ def sensor_tick(data_dir: Path, cursor: str):
     warnings.simplefilter("ignore")
     import dagster as dg
 
-    from fleet_assets.resources.storage import FleetStorage
+    from fleet_assets.warehouse.resources import FleetStorage
     from fleet_assets.trips.defs import defs as trips_defs
-    from fleet_assets.trips.sensor import completed_trips_sensor
+    from fleet_assets.trips.sensors import completed_trips_sensor
 
     storage = FleetStorage(data_dir=str(data_dir))
     defs = dg.Definitions.merge(trips_defs, dg.Definitions(resources={"storage": storage}))

@@ -1,14 +1,13 @@
-"""The code location: assembles each area's definitions and the shared resources.
+"""The code location: assembles each area's definitions and binds the shared resources. Nothing else.
 
-Each area (pipeline, trips, analytics) exports a resource-free
-``dg.Definitions`` from its ``defs`` module; resources are bound once here.
-Provider resources fall back to the built-in sandbox when no credentials are
-configured (see README "Embedded defaults").
+Each area (analytics, provider_ingest, trips, warehouse) exports a resource-free
+``dg.Definitions`` from its ``defs`` module, jobs included; each area's
+``resources`` module builds its resources (reading configuration through
+``fleet_assets.settings``). Provider resources fall back to the built-in
+sandbox when no credentials are configured (see README "Embedded defaults").
 """
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
@@ -17,25 +16,20 @@ import dagster as dg
 from fleet_assets.analytics import defs as analytics
 from fleet_assets.analytics.resources import AnalyticsResource
 from fleet_assets.executor import fleet_executor
-from fleet_assets.pipeline import defs as pipeline
-from fleet_assets.resources.providers import MotiveResource, SamsaraResource
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.provider_ingest import defs as provider_ingest
+from fleet_assets.provider_ingest.resources import provider_resources
 from fleet_assets.trips import defs as trips
-
-
-def _resources() -> dict:
-    return {
-        "storage": FleetStorage(),
-        "analytics": AnalyticsResource.from_env(),
-        "motive": MotiveResource(api_key=dg.EnvVar("MOTIVE_API_KEY")) if os.getenv("MOTIVE_API_KEY") else MotiveResource(),
-        "samsara": SamsaraResource(api_key=dg.EnvVar("SAMSARA_API_TOKEN")) if os.getenv("SAMSARA_API_TOKEN") else SamsaraResource(),
-    }
-
+from fleet_assets.warehouse import defs as warehouse
+from fleet_assets.warehouse.resources import FleetStorage
 
 defs = dg.Definitions.merge(
     # area defs are listed here, one line each
     analytics.defs,
-    pipeline.defs,
+    provider_ingest.defs,
     trips.defs,
-    dg.Definitions(resources=_resources(), executor=fleet_executor),
+    warehouse.defs,
+    dg.Definitions(
+        resources={"storage": FleetStorage(), "analytics": AnalyticsResource.from_env(), **provider_resources()},
+        executor=fleet_executor,
+    ),
 )

@@ -6,7 +6,7 @@ newest key is the last *completed* day, so a scheduled run never captures a
 half day (late data is picked up by the lookback schedule instead).
 
 The first day is a setting, ``FLEET_PARTITIONS_START`` (default 2025-01-01),
-read here and nowhere else: history older than the default (a device's 2017
+read here once (parsed by ``fleet_assets.settings``): history older than the default (a device's 2017
 trips, a provider's archive) is loadable once the start is moved back. It is
 read when the code location loads, so the webserver, daemon and run workers
 of one deployment agree on it.
@@ -16,24 +16,10 @@ backfill (what we want: a failed day retries alone, no run holds more than one
 day in memory) and the policy, still beta, only added a warning per asset.
 """
 
-import os
-from datetime import date
-
 import dagster as dg
 
-PARTITIONS_START_ENV = "FLEET_PARTITIONS_START"
-DEFAULT_PARTITIONS_START = "2025-01-01"
+from fleet_assets import settings
 
-
-def partitions_start(environ=os.environ) -> str:
-    """The configured first partition day, canonical ``YYYY-MM-DD``; a clear error on anything else."""
-    raw = (environ.get(PARTITIONS_START_ENV) or "").strip() or DEFAULT_PARTITIONS_START
-    try:
-        return date.fromisoformat(raw).isoformat()
-    except ValueError:
-        raise ValueError(f"{PARTITIONS_START_ENV} must be a date YYYY-MM-DD, got {raw!r}") from None
-
-
-DAILY_START_DATE = partitions_start()
+DAILY_START_DATE = settings.partitions_start()
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=DAILY_START_DATE, timezone="UTC", end_offset=0)

@@ -34,7 +34,7 @@ TELEMETRY_SCHEMA = pa.schema(
 
 TELEMETRY_COLUMNS: tuple[str, ...] = tuple(TELEMETRY_SCHEMA.names)
 
-PROVIDERS = ("motive", "samsara", "edge")
+PROVIDERS = ("motive", "samsara", "edge")  # the values of the ``provider`` column (the one list of them)
 ENGINE_STATES = ("On", "Off", "Idle")
 
 MPH_PER_KPH = 0.621371192237334

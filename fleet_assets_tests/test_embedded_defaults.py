@@ -9,7 +9,7 @@ import duckdb
 import dagster as dg
 import pytest
 
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 
 DAY = "2025-03-04"
 

@@ -33,11 +33,11 @@ import uvicorn
 
 from fleet_assets.ingest.app import create_app
 from fleet_assets.ingest.keys import KeyRing
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.storage.parquet_partitions import parquet_glob
 from fleet_assets.trips.assets import TRIP_ASSETS
 from fleet_assets.trips.defs import defs as trips_defs
-from fleet_assets.trips.sensor import completed_trips_sensor
+from fleet_assets.trips.sensors import completed_trips_sensor
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,7 @@ def test_nmea_and_obd_trip_to_duckdb(tmp_path, monkeypatch):
         tick = completed_trips_sensor(dg.build_sensor_context(instance=instance, definitions=defs,
                                                               resources={"storage": storage}))
         assert [r.partition_key for r in tick.run_requests] == [REPLAY_DAY]
-        from fleet_assets.pipeline.assets import telemetry  # the pipeline area's union of normalized_* datasets
+        from fleet_assets.provider_ingest.assets import telemetry  # the pipeline area's union of normalized_* datasets
 
         for request in tick.run_requests:
             result = dg.materialize([*TRIP_ASSETS, telemetry], partition_key=request.partition_key, instance=instance,

@@ -18,9 +18,9 @@ from fleet_assets.analytics.upload_metadata import upload_metadata
 from fleet_assets.analytics.uploader import PartitionData
 from fleet_assets.analytics.wiring import open_upload
 from fleet_assets.partitions import daily_partitions
-from fleet_assets.pipeline.schedules import lookback_days
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.settings import lookback_days
 from fleet_assets.storage.parquet_partitions import read_partition
+from fleet_assets.warehouse.resources import FleetStorage
 
 UPSTREAM = ("telemetry", "edge_events", "edge_dtcs")
 

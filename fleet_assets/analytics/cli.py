@@ -31,7 +31,7 @@ from fleet_assets.analytics.records import AnalyticsInputError, canonical_day
 from fleet_assets.analytics.upload_settings import UploadSettings, setting_meta
 from fleet_assets.analytics.uploader import PartitionData, UploadIncompleteError
 from fleet_assets.analytics.wiring import open_upload
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.storage.layout import DataLayout
 from fleet_assets.storage.parquet_partitions import read_partition
 
 PROG = "python -m fleet_assets.analytics.cli"
@@ -80,8 +80,8 @@ def build_parser() -> OneLineParser:
         description="Upload one UTC day (GPS, OBD signals, DTCs, network stats) to an IcsAnalytics-compatible "
                     "GraphQL endpoint exactly once; re-running sends only what was not acknowledged.")
     parser.add_argument("--date", required=True, type=str, help="partition day, YYYY-MM-DD (UTC)")
-    parser.add_argument("--data-dir", default=env.data_dir_default(),
-                        help=f"platform data dir (default: ${env.DATA_DIR_ENV_VAR} or ./data)")
+    parser.add_argument("--data-dir", default=env.data_dir(),
+                        help=f"platform data dir (default: ${env.DATA_DIR_ENV} or ./data)")
     (token_var,) = setting_meta("auth_token")["env"]
     parser.add_argument("--token-env", default=token_var,
                         help="env var holding the bearer token (auth_token), if set (default %(default)s)")
@@ -122,14 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--date: {exc}")
     if not Path(args.data_dir).is_dir():
         parser.error(f"--data-dir: {args.data_dir} does not exist (or is not a directory); "
-                     f"set it or ${env.DATA_DIR_ENV_VAR} to the platform's data dir")
+                     f"set it or ${env.DATA_DIR_ENV} to the platform's data dir")
     settings = settings_from_args(parser, args)
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log = logging.getLogger(__name__)
     started = time.perf_counter()
-    storage = FleetStorage(data_dir=args.data_dir)
+    storage = DataLayout(args.data_dir)
     data = PartitionData(**{name: read_partition(storage.dataset(name), partition_key)
                             for name in ("telemetry", "edge_events", "edge_dtcs")})
     if data.telemetry is None and data.edge_events is None and data.edge_dtcs is None:

@@ -49,7 +49,7 @@ class _AnalyticsResourceBase(dg.ConfigurableResource):
         if endpoint_var := env.analytics_endpoint_env_var():
             kwargs["endpoint"] = dg.EnvVar(endpoint_var)
         (token_var,) = setting_meta("auth_token")["env"]
-        if env.env_secret_is_set(token_var):
+        if env.is_set(token_var):
             kwargs["auth_token"] = dg.EnvVar(token_var)
         return cls(**kwargs)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from fleet_assets.ingest.http_limits import DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS
 
 # This module is imported again by every spawned process (uvicorn --workers, chunk validators): keep it light,
-# import anything heavy (the storage resource pulls in dagster) inside functions.
+# import anything heavy (uvicorn, the app) inside functions.
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.data_dir is None:
-        from fleet_assets.storage.layout import default_data_dir
+        from fleet_assets.settings import data_dir
 
-        args.data_dir = default_data_dir()
+        args.data_dir = data_dir()
     landing = Path(args.data_dir).expanduser().resolve() / "landing"
     if args.command == "import-dir":
         from fleet_assets.ingest.importer import import_dir

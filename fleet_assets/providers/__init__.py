@@ -16,7 +16,7 @@ from fleet_assets.providers.errors import (
 from fleet_assets.providers.motive import MotiveClient, MotiveLocationsResult
 from fleet_assets.providers.ratelimit import RateLimiter
 from fleet_assets.providers.samsara import SamsaraClient
-from fleet_assets.providers.settings import ClientSettings
+from fleet_assets.providers.client_settings import ClientSettings
 
 __all__ = [
     "REGISTRY", "ClientSettings", "Endpoint", "EndpointRegistry", "MotiveClient", "MotiveLocationsResult",

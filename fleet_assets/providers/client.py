@@ -25,7 +25,7 @@ from fleet_assets.providers.http import ProviderSession
 from fleet_assets.providers.paging import collect
 from fleet_assets.providers.ratelimit import RateLimiter
 from fleet_assets.providers.ratelimit import endpoint_limiters as endpoint_limiters_for
-from fleet_assets.providers.settings import ClientSettings
+from fleet_assets.providers.client_settings import ClientSettings
 
 T = TypeVar("T")
 

@@ -33,7 +33,7 @@ from fleet_assets.providers.errors import (
 )
 from fleet_assets.providers.ratelimit import RateLimiter
 from fleet_assets.providers.retry_after import parse_retry_after
-from fleet_assets.providers.settings import ClientSettings
+from fleet_assets.providers.client_settings import ClientSettings
 
 log = logging.getLogger("fleet_assets.providers")
 SANDBOX_MARKER_HEADER = "X-Fleet-Sandbox"  # sent by fleet_assets.sandbox on every response, never by a provider

@@ -2,7 +2,8 @@
 
 The clients hand raw dicts to the pipeline (it stores the wire truth), but
 every page is validated through these models first, so a malformed record is
-caught at the edge with a clear error. Tolerance rules (providers.md §1.11):
+caught at the edge with a clear error. Tolerance rules (Samsara's published OpenAPI
+spec, https://developers.samsara.com/openapi/samsara-api.json, and the Motive API reference, developer.gomotive.com):
 unknown fields are kept, enum-like fields are *open strings* (an unknown
 ``assignmentType`` or location ``type`` is logged once, never fatal), Samsara
 ``endTime`` may be absent (open-ended) and ``assignedAtTime: ""`` means None.

@@ -1,7 +1,7 @@
 """Motive (KeepTruckin) client: vehicles + per-vehicle v3 locations.
 
 ``/v3/vehicle_locations/{id}`` takes inclusive *dates* whose timezone is not
-documented (providers.md H8), so the request is padded by a day on each side
+documented (Motive API reference, developer.gomotive.com, "Vehicle Locations" v3), so the request is padded by a day on each side
 and the answer filtered on ``located_at`` (offsets parsed) to the half-open
 ``[start, end)``. The per-vehicle fan-out runs at most ``max_concurrency``
 (default 10, Motive's documented limit) calls at once under the shared rate
@@ -28,7 +28,7 @@ from fleet_assets.providers.errors import ProviderAuthError, ProviderError
 from fleet_assets.providers.http import ProviderSession
 from fleet_assets.providers.models import parse_instant
 from fleet_assets.providers.paging import collect_pages, unwrap
-from fleet_assets.providers.settings import ClientSettings
+from fleet_assets.providers.client_settings import ClientSettings
 from fleet_assets.providers.timeutil import check_window, rfc3339_z
 
 log = logging.getLogger("fleet_assets.providers.motive")

@@ -22,7 +22,7 @@ from fleet_assets.providers.client import ProviderClient
 from fleet_assets.providers.http import ProviderSession
 from fleet_assets.providers.models import parse_instant
 from fleet_assets.providers.paging import iter_cursor
-from fleet_assets.providers.settings import ClientSettings
+from fleet_assets.providers.client_settings import ClientSettings
 from fleet_assets.providers.timeutil import check_window, rfc3339_z
 
 log = logging.getLogger("fleet_assets.providers.samsara")

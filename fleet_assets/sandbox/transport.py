@@ -17,7 +17,7 @@ from fleet_assets.sandbox.config import SandboxConfig
 from fleet_assets.sandbox.handler import SandboxBackend, SandboxResponse
 
 
-class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class ProviderSandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def __init__(self, backend: SandboxBackend | SandboxConfig | None = None) -> None:
         self.backend = backend if isinstance(backend, SandboxBackend) else SandboxBackend(backend)
 

@@ -1,5 +1,7 @@
 """Render simulated vehicles and tracks in the providers' exact wire shapes
-(providers.md §2A-2D): Motive double-wrapped items with whole-second
+(Motive API reference, developer.gomotive.com: ``/v1/vehicles``, ``/v3/vehicle_locations/{id}``;
+Samsara API reference, developers.samsara.com: ``/fleet/vehicles/stats/history``,
+``/fleet/driver-vehicle-assignments``): Motive double-wrapped items with whole-second
 ``located_at`` (some vehicles answer with a -05:00 offset) and km/h + km when
 metric units were asked for (or are the company setting); Samsara millisecond ``Z`` times, dotted
 ``externalIds`` keys, ``address`` on a minority of readings, open-ended

@@ -11,13 +11,10 @@ class, not its callers.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def default_data_dir() -> str:
-    return os.environ.get("FLEET_DATA_DIR", "data")
+from fleet_assets.settings import data_dir as default_data_dir
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Samsara stats-history + driver assignments -> unified telemetry rows (pure, vectorised).
 
-Joins (providers.md §1.8, fixed where the hub was wrong):
+Joins (field meanings per the Samsara API reference, developers.samsara.com, "Get vehicle stats
+history" and "Get driver-vehicle assignments"; fixed where Fleet Telemetry Hub was wrong):
 * engine_state: as-of join, the last ``engineStates`` entry with time <= the
   GPS time. Callers pass states fetched from a window starting before the day
   (the fetch asset asks for one extra day) so the first points of the day get

@@ -4,7 +4,7 @@ edge_events / edge_dtcs hold the records whose own UTC ts falls on the day;
 trip_summaries holds the trips that *started* on the day (computed over the
 whole trip, so a trip crossing midnight is summarised once); normalized_edge
 projects edge_events into the unified telemetry schema so ``telemetry``
-(pipeline area) unions edge and provider data.
+(provider_ingest area) unions edge and provider data.
 
 The first three come from one multi-asset (``trip_datasets``) that reads the
 day's trips from the landing zone once and derives all three, so lineage and
@@ -25,13 +25,13 @@ from fleet_assets.dataset_checks import check_results, check_specs
 from fleet_assets.days import in_day
 from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.partitions import daily_partitions
-from fleet_assets.resources.storage import FleetStorage
 from fleet_assets.storage.parquet_partitions import read_partition
 from fleet_assets.storage.publish import publish_partition
 from fleet_assets.transforms.rules import DATASET_RULES
 from fleet_assets.trips import transforms
 from fleet_assets.trips.landing_reader import TripBatch, load_trips_on_day
-from fleet_assets.trips.schemas import EDGE_EVENTS_SCHEMA
+from fleet_assets.trips.edge_schemas import EDGE_EVENTS_SCHEMA
+from fleet_assets.warehouse.resources import FleetStorage
 
 GROUP = "trips"
 PREVIEW_ROWS = 5

@@ -13,7 +13,7 @@ import pyarrow as pa
 from fleet_protocol import DtcRecord, decode_chunk
 
 from fleet_assets.ingest.landing import LandingZone
-from fleet_assets.trips.schemas import EDGE_DTCS_SCHEMA, RAW_EVENT_FIELDS, RAW_EVENTS_SCHEMA, TRIPS_SCHEMA
+from fleet_assets.trips.edge_schemas import EDGE_DTCS_SCHEMA, RAW_EVENT_FIELDS, RAW_EVENTS_SCHEMA, TRIPS_SCHEMA
 
 
 @dataclass(frozen=True)

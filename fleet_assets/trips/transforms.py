@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from fleet_assets.days import in_day
 from fleet_assets.schema import MPH_PER_KPH, conform
-from fleet_assets.trips.schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA, TRIP_SUMMARIES_SCHEMA
+from fleet_assets.trips.edge_schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA, TRIP_SUMMARIES_SCHEMA
 
 SKEW_TOLERANCE = pd.Timedelta(minutes=10)
 BACKWARDS_TOLERANCE = pd.Timedelta(seconds=2)

@@ -22,7 +22,7 @@ from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTra
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
 from fleet_assets.analytics.upload_settings import UploadSettings
 from fleet_assets.analytics.uploader import PartitionData, PartitionUploader
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.parquet_partitions import write_partition
 

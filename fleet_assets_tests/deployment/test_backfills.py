@@ -7,7 +7,7 @@ and the tests check the outcome through the API and the files that landed.
 
 import pytest
 
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.storage.parquet_partitions import PART_FILE, partition_dir
 
 PROVIDER_ASSETS = ["raw_motive", "raw_samsara", "normalized_motive", "normalized_samsara"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fleet_assets.providers import ClientSettings, MotiveClient, SamsaraClient
-from fleet_assets.sandbox import FaultConfig, SandboxBackend, SandboxConfig, SandboxTransport
+from fleet_assets.sandbox import FaultConfig, SandboxBackend, SandboxConfig, ProviderSandboxTransport
 
 DAY_START = datetime(2026, 3, 2, tzinfo=UTC)
 DAY_END = datetime(2026, 3, 3, tzinfo=UTC)
@@ -28,7 +28,7 @@ class Rig:
 
     def __init__(self, config: SandboxConfig, **overrides) -> None:
         self.backend = SandboxBackend(config)
-        transport = SandboxTransport(self.backend)
+        transport = ProviderSandboxTransport(self.backend)
         motive_key = overrides.pop("motive_key", config.motive_api_key)
         samsara_token = overrides.pop("samsara_token", config.samsara_api_token)
         assignment_types = overrides.pop("assignment_types", None)

@@ -54,7 +54,7 @@ def test_each_samsara_endpoint_stays_under_its_own_cap_at_the_server():
 
 def test_resources_share_one_budget_per_endpoint_and_allow_overrides():
     from fleet_assets.providers.ratelimit import CAP_HEADROOM
-    from fleet_assets.resources.providers import SamsaraResource
+    from fleet_assets.provider_ingest.resources import SamsaraResource
 
     first = SamsaraResource(api_key="k" * 8, base_url="http://caps.test").get_client()
     second = SamsaraResource(api_key="k" * 8, base_url="http://caps.test").get_client()

@@ -7,7 +7,7 @@ import pytest
 from fleet_assets.providers import ProviderAuthError, ProviderConfigError, REGISTRY
 from fleet_assets.providers.models import MotiveVehicleLocation, SamsaraAssignment, SamsaraStatsRecord
 from fleet_assets.providers.paging import unwrap
-from fleet_assets.providers.settings import parse_verify
+from fleet_assets.providers.client_settings import parse_verify
 
 from .conftest import DAY_END, DAY_START
 

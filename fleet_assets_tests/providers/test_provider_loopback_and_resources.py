@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from fleet_assets.providers import MotiveClient, ProviderConfigError, SamsaraClient
-from fleet_assets.resources.providers import MotiveResource, SamsaraResource
-from fleet_assets.sandbox import FaultConfig, SandboxConfig, SandboxTransport, serve_in_thread
+from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
+from fleet_assets.sandbox import FaultConfig, SandboxConfig, ProviderSandboxTransport, serve_in_thread
 
 from .conftest import DAY_END, DAY_START, FAST
 
@@ -23,7 +23,7 @@ def test_loopback_server_with_faults_matches_in_process_fetch():
     faulty = SandboxConfig(motive_vehicles=8, samsara_vehicles=8, interval_s=120, samsara_page_size=3,
                            latency_ms=5, faults=FaultConfig(rate=0.25, retry_after_s=0.02, timeout_s=0.6,
                                                             kinds=("rate_limit", "http_502", "truncated", "timeout")))
-    transport = SandboxTransport(base)
+    transport = ProviderSandboxTransport(base)
     ref_m = MotiveClient.from_key(base.motive_api_key, "http://x", transport=transport, **FAST)
     ref_s = SamsaraClient.from_token(base.samsara_api_token, "http://x", transport=transport, **FAST)
     with serve_in_thread(faulty) as url:
@@ -46,7 +46,7 @@ def test_loopback_server_with_faults_matches_in_process_fetch():
 
 
 def test_resources_without_keys_use_the_sandbox_and_say_so(caplog):
-    with caplog.at_level(logging.WARNING, logger="fleet_assets.resources.providers"):
+    with caplog.at_level(logging.WARNING, logger="fleet_assets.provider_ingest.resources"):
         motive = MotiveResource(sandbox_vehicles=3, sandbox_interval_s=600).get_client()
         samsara = SamsaraResource(sandbox_vehicles=3, sandbox_interval_s=600).get_client()
     assert "Motive: no MOTIVE_API_KEY set, using the built-in sandbox" in caplog.text
@@ -78,12 +78,12 @@ def test_resource_with_env_var_key_talks_to_configured_base_url(monkeypatch):
             assert "wrong-token-value" not in str(info.value)
 
 
-def test_definitions_bind_keys_via_env_var_only_when_set(monkeypatch):
-    from fleet_assets import definitions
+def test_provider_resources_bind_keys_via_env_var_only_when_set(monkeypatch):
+    from fleet_assets.provider_ingest.resources import provider_resources
 
     monkeypatch.delenv("MOTIVE_API_KEY", raising=False)
     monkeypatch.setenv("SAMSARA_API_TOKEN", "super-secret-token")
-    res = definitions._resources()
+    res = provider_resources()
     assert res["motive"].api_key is None
     assert isinstance(res["samsara"].api_key, dg.EnvVar) and res["samsara"].api_key == "SAMSARA_API_TOKEN"
     assert "super-secret-token" not in repr(res["samsara"])

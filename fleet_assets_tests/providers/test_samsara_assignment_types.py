@@ -40,7 +40,7 @@ def test_assignment_types_are_configurable():
 
 
 def test_resource_passes_its_assignment_types_to_the_client():
-    from fleet_assets.resources.providers import SamsaraResource
+    from fleet_assets.provider_ingest.resources import SamsaraResource
 
     assert SamsaraResource(sandbox_vehicles=1).get_client().assignment_types == ASSIGNMENT_TYPES
     assert SamsaraResource(sandbox_vehicles=1, assignment_types=["static", " HOS "]).get_client().assignment_types == (

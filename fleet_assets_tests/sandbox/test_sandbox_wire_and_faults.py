@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from fleet_assets.sandbox import FAULT_KINDS, FaultConfig, SandboxBackend, SandboxConfig, SandboxTransport
+from fleet_assets.sandbox import FAULT_KINDS, FaultConfig, SandboxBackend, SandboxConfig, ProviderSandboxTransport
 from fleet_assets.sandbox.faults import choose_fault
 from fleet_assets.sandbox.fleet import SHARED_VIN, track_for
 
@@ -131,7 +131,7 @@ def test_random_faults_are_deterministic_and_bounded():
 
 def test_timeout_fault_through_the_transport_is_a_read_timeout():
     cfg = SandboxConfig(faults=FaultConfig(timeout_s=2.0, script={"/fleet/vehicles": ("timeout",)}))
-    with httpx.Client(transport=SandboxTransport(cfg), base_url="http://sandbox",
+    with httpx.Client(transport=ProviderSandboxTransport(cfg), base_url="http://sandbox",
                       headers={"Authorization": f"Bearer {cfg.samsara_api_token}"}, timeout=0.1) as client:
         t0 = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):

@@ -17,7 +17,7 @@ def test_module_does_not_import_dagster(module):
 
 
 def test_resource_builds_the_library_layout(tmp_path):
-    from fleet_assets.resources.storage import FleetStorage
+    from fleet_assets.warehouse.resources import FleetStorage
     from fleet_assets.storage.layout import DataLayout
 
     resource, layout = FleetStorage(data_dir=str(tmp_path)), DataLayout(tmp_path)

@@ -7,7 +7,7 @@ import pytest
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.transforms import MalformedRecordsError, normalize_motive
 
-# providers.md §2A / §2B (fleetpull's scrubbed real record).
+# Motive API reference (developer.gomotive.com), "/v1/vehicles" and "/v3/vehicle_locations/{id}": fleetpull's scrubbed real record.
 VEHICLE = {"vehicle": {"id": 8000001, "company_id": 7000001, "number": "TEST-001", "status": "active",
                        "vin": "TESTVIN0000000001", "metric_units": False, "current_driver": None}}
 METRIC = {"vehicle": {"id": 8000002, "number": "TEST-002", "vin": "TESTVIN0000000002", "metric_units": True}}

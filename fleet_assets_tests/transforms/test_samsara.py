@@ -1,4 +1,4 @@
-"""normalize_samsara: golden rows (providers.md §2C C3) and the three joins."""
+"""normalize_samsara: golden rows (the Samsara API reference's "Get vehicle stats history" example shape) and the three joins."""
 
 from datetime import UTC, datetime
 

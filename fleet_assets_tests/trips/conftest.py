@@ -10,7 +10,7 @@ from fleet_protocol import sha256_hex
 from fleet_assets.ingest import service
 from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.ingest.synthetic import synthetic_trip, trip_from_records, utc
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 
 VIN = "1FTFW1E50PFA00001"
 

@@ -12,7 +12,7 @@ from fleet_assets.ingest.synthetic import utc
 from fleet_assets.schema import MPH_PER_KPH, TELEMETRY_SCHEMA
 from fleet_assets.transforms.rules import DATASET_RULES
 from fleet_assets.trips import transforms
-from fleet_assets.trips.schemas import (
+from fleet_assets.trips.edge_schemas import (
     EDGE_DTCS_SCHEMA,
     EDGE_EVENTS_SCHEMA,
     RAW_EVENT_FIELDS,

@@ -18,18 +18,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from fleet_assets.pipeline.assets import telemetry
-
 NORMALIZED_ASSETS = ("normalized_motive", "normalized_samsara")
 PROVIDER_STEPS = frozenset({"raw_motive", "raw_samsara", *NORMALIZED_ASSETS})
 
-telemetry_job = dg.define_asset_job(
-    "telemetry_job", selection=dg.AssetSelection.assets(telemetry),
-    description="Rebuild the deduplicated telemetry of one day from the normalized sources that exist.",
-)
-
-
-def build_telemetry_after_provider_failure_sensor() -> dg.SensorDefinition:
+def build_telemetry_after_provider_failure_sensor(telemetry_job) -> dg.SensorDefinition:
+    """The sensor, requesting ``telemetry_job`` (defined with the area's other jobs in ``defs``)."""
     # No monitored_jobs: every job of this code location, including the implicit asset job of UI backfills.
     @dg.run_failure_sensor(
         name="telemetry_after_provider_failure",

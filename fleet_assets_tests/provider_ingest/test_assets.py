@@ -6,8 +6,8 @@ import hashlib
 import dagster as dg
 import pytest
 
-from fleet_assets.pipeline.assets import normalized_motive, normalized_samsara, telemetry
-from fleet_assets.pipeline.warehouse import warehouse_catalog
+from fleet_assets.provider_ingest.assets import normalized_motive, normalized_samsara, telemetry
+from fleet_assets.warehouse.assets import warehouse_catalog
 from fleet_assets.storage.catalog import connect_catalog_readonly, connect_parquet
 from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
 from fleet_assets.storage.publish import ValidationError

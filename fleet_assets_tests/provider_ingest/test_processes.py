@@ -14,9 +14,9 @@ import pytest
 
 import dagster as dg
 
-from fleet_assets.pipeline.defs import PIPELINE_ASSETS
-from fleet_assets.resources.providers import MotiveResource, SamsaraResource
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.provider_ingest.defs import PIPELINE_ASSETS
+from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.sandbox import SandboxConfig, serve_in_thread
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.catalog import connect_parquet
@@ -27,10 +27,10 @@ from .conftest import POINTS, seed_raw  # noqa: TID252
 RUNNER = textwrap.dedent(
     """
     import json, sys, dagster as dg
-    from fleet_assets.pipeline.defs import PIPELINE_ASSETS
-    from fleet_assets.pipeline.warehouse import warehouse_catalog
-    from fleet_assets.resources.providers import MotiveResource, SamsaraResource
-    from fleet_assets.resources.storage import FleetStorage
+    from fleet_assets.provider_ingest.defs import PIPELINE_ASSETS
+    from fleet_assets.warehouse.assets import warehouse_catalog
+    from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
+    from fleet_assets.warehouse.resources import FleetStorage
     data_dir, day, url = sys.argv[1:4]
     resources = {
         "storage": FleetStorage(data_dir=data_dir),
@@ -78,8 +78,8 @@ def test_four_partitions_in_parallel_processes(storage):
 KILLED_RUN = textwrap.dedent(
     """
     import sys, dagster as dg
-    from fleet_assets.pipeline.assets import telemetry
-    from fleet_assets.resources.storage import FleetStorage
+    from fleet_assets.provider_ingest.assets import telemetry
+    from fleet_assets.warehouse.resources import FleetStorage
     print("start", flush=True)
     dg.materialize([telemetry], partition_key=sys.argv[2], resources={"storage": FleetStorage(data_dir=sys.argv[1])})
     """
@@ -106,7 +106,7 @@ def _big_samsara_day(day: str, n: int) -> pa.Table:
 def test_sigkill_during_telemetry_write_keeps_previous_partition(storage):
     day = "2026-05-01"
     seed_raw(storage, day)
-    from fleet_assets.pipeline.assets import normalized_samsara, telemetry
+    from fleet_assets.provider_ingest.assets import normalized_samsara, telemetry
 
     assert dg.materialize([normalized_samsara, telemetry], partition_key=day, resources={"storage": storage}).success
     target = partition_dir(storage.dataset("telemetry"), day)

@@ -7,10 +7,10 @@ uvicorn sandbox (``serve_in_thread``) for fault-injected ones.
 import dagster as dg
 import pytest
 
-from fleet_assets.pipeline.defs import PIPELINE_ASSETS
-from fleet_assets.pipeline.fetch import IncompleteFetchError
+from fleet_assets.provider_ingest.defs import PIPELINE_ASSETS
+from fleet_assets.provider_ingest.fetch import IncompleteFetchError
 from fleet_assets.providers.errors import ProviderAuthError, ProviderResponseError, ProviderUnavailableError
-from fleet_assets.resources.providers import MotiveResource, SamsaraResource
+from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
 from fleet_assets.sandbox import FaultConfig, SandboxConfig, serve_in_thread
 from fleet_assets.storage.catalog import connect_parquet
 from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
@@ -111,7 +111,7 @@ def test_one_vehicle_failing_stores_nothing_for_the_day(storage):
 
 
 def test_failed_provider_run_triggers_telemetry_rebuild_from_the_provider_that_landed(storage):
-    from fleet_assets.pipeline.defs import provider_ingest_job, telemetry_after_provider_failure
+    from fleet_assets.provider_ingest.defs import provider_ingest_job, telemetry_after_provider_failure
 
     with serve_in_thread(SandboxConfig(motive_vehicles=3, samsara_vehicles=3)) as url, dg.instance_for_test() as instance:
         motive = MotiveResource(api_key="wrong-key", base_url=url, **FAST_RETRY)
@@ -135,7 +135,7 @@ def test_failed_provider_run_triggers_telemetry_rebuild_from_the_provider_that_l
 
 
 def test_no_rebuild_when_no_provider_landed(storage):
-    from fleet_assets.pipeline.defs import provider_ingest_job, telemetry_after_provider_failure
+    from fleet_assets.provider_ingest.defs import provider_ingest_job, telemetry_after_provider_failure
 
     with serve_in_thread(SandboxConfig(motive_vehicles=2, samsara_vehicles=2)) as url, dg.instance_for_test() as instance:
         bad = {"api_key": "wrong-key", "base_url": url, **FAST_RETRY}
@@ -162,7 +162,7 @@ def _failure_sensor_ticks(defs, instance, run):
 
 def test_rebuild_reacts_to_a_provider_failure_in_any_job(storage):
     """A UI backfill or any asset job (here: dg.materialize's ad-hoc asset job), not only provider_ingest_job."""
-    from fleet_assets.pipeline.defs import defs as pipeline_defs
+    from fleet_assets.provider_ingest.defs import defs as pipeline_defs
 
     with serve_in_thread(SandboxConfig(motive_vehicles=2, samsara_vehicles=2)) as url, dg.instance_for_test() as instance:
         motive = MotiveResource(api_key="wrong-key", base_url=url, **FAST_RETRY)
@@ -177,7 +177,7 @@ def test_rebuild_reacts_to_a_provider_failure_in_any_job(storage):
 def test_no_rebuild_when_the_failed_step_is_not_a_provider_step(storage):
     """A run whose providers all landed but which failed elsewhere is not a provider outage: nothing to union."""
     from fleet_assets.partitions import daily_partitions
-    from fleet_assets.pipeline.defs import defs as pipeline_defs
+    from fleet_assets.provider_ingest.defs import defs as pipeline_defs
 
     @dg.asset(partitions_def=daily_partitions, deps=["telemetry"])
     def downstream_that_fails() -> None:

@@ -10,9 +10,9 @@ Real HTTP: a loopback uvicorn sandbox; ``mark_responses=False`` makes it answer 
 import dagster as dg
 import pytest
 
-from fleet_assets.pipeline.defs import PIPELINE_ASSETS
+from fleet_assets.provider_ingest.defs import PIPELINE_ASSETS
 from fleet_assets.providers.errors import ProviderConfigError
-from fleet_assets.resources.providers import MotiveResource, SamsaraResource
+from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
 from fleet_assets.sandbox import SandboxConfig, serve_in_thread
 from fleet_assets.storage.raw_store import raw_day_dir, read_raw
 
@@ -48,12 +48,13 @@ def test_base_url_comes_from_the_environment(monkeypatch):
 
 
 def test_run_config_base_url_override_keeps_the_env_var_credential(storage, monkeypatch):
-    """What definitions.py binds (api_key=dg.EnvVar(...)) plus a base_url in run config, as the UI sends it."""
+    """What the code location binds (api_key=dg.EnvVar(...)) plus a base_url in run config, as the UI sends it."""
     monkeypatch.setenv("MOTIVE_API_KEY", CFG.motive_api_key)
     monkeypatch.setenv("SAMSARA_API_TOKEN", CFG.samsara_api_token)
-    from fleet_assets import definitions
+    from fleet_assets.provider_ingest.resources import provider_resources
 
-    bound = definitions._resources()
+    bound = provider_resources()
+    assert isinstance(bound["motive"].api_key, dg.EnvVar) and bound["motive"].api_key.env_var_name == "MOTIVE_API_KEY"
     with serve_in_thread(CFG) as url:
         job = _job(storage, bound["motive"], bound["samsara"])
         config = {"resources": {p: {"config": {"base_url": url}} for p in ("motive", "samsara")}}

@@ -21,18 +21,17 @@ import pyarrow as pa
 
 from fleet_assets.dataset_checks import check_results, check_specs
 from fleet_assets.partitions import daily_partitions
-from fleet_assets.pipeline.fetch import fetch_motive_day, fetch_samsara_day, open_client
-from fleet_assets.pipeline.metadata import summary_markdown, table_metadata
-from fleet_assets.pipeline.normalize import normalize_provider_day
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.provider_ingest.fetch import fetch_motive_day, fetch_samsara_day, open_client
+from fleet_assets.provider_ingest.metadata import summary_markdown, table_metadata
+from fleet_assets.provider_ingest.normalize import normalize_provider_day
 from fleet_assets.schema import conform, empty_telemetry_table
 from fleet_assets.storage.parquet_partitions import read_partition
 from fleet_assets.storage.publish import publish_partition
 from fleet_assets.storage.raw_store import read_raw, write_raw
 from fleet_assets.transforms import dedup_telemetry
 from fleet_assets.transforms.rules import DATASET_RULES
+from fleet_assets.warehouse.resources import FleetStorage
 
-PROVIDERS = ("motive", "samsara")
 TELEMETRY_SOURCES = ("normalized_edge", "normalized_motive", "normalized_samsara")  # concat order
 
 

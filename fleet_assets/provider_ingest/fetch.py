@@ -1,8 +1,9 @@
 """Provider fetches for one UTC day, turned into raw NDJSON files + a manifest.
 
-Windows (providers.md §1.7, §5):
+Windows (Motive API reference, developer.gomotive.com, "Vehicle Locations" v3; Samsara API reference,
+developers.samsara.com, "Get vehicle stats history", "Get driver-vehicle assignments"):
 * Motive: the UTC day; the client pads its date parameters by a day on each
-  side (they may be company-local days, H8) and keeps ``start <= located_at
+  side (they may be company-local days) and keeps ``start <= located_at
   < end``; normalisation filters to the day again (defence in depth).
 * Samsara stats: from one day *before* the day (so the as-of engine state of
   the first points is known) to 30 minutes after it (nearest odometer

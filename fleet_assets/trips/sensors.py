@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from fleet_assets.ingest.landing import CompletionMarker, LandingZone
-from fleet_assets.partitions import DAILY_START_DATE, PARTITIONS_START_ENV, daily_partitions
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.partitions import DAILY_START_DATE, daily_partitions
+from fleet_assets.settings import PARTITIONS_START_ENV
 from fleet_assets.trips.assets import TRIP_ASSETS, normalized_edge
+from fleet_assets.warehouse.resources import FleetStorage
 
 SENSOR_NAME = "completed_trips_sensor"
 MAX_TRIPS_PER_TICK = 5000
 
-# The trip assets plus whatever consumes normalized_edge directly (``telemetry``, pipeline area).
+# The trip assets plus whatever consumes normalized_edge directly (``telemetry``, provider_ingest area).
 TRIP_SELECTION = dg.AssetSelection.assets(*TRIP_ASSETS) | dg.AssetSelection.assets(normalized_edge).downstream(depth=1)
 
 

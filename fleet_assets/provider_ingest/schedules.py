@@ -1,4 +1,4 @@
-"""Schedules: the late-data lookback ingest, the catalog refresh and retention.
+"""The late-data lookback schedule of the provider ingest (N = ``settings.lookback_days()``).
 
 Providers deliver late (devices upload after reconnecting, Samsara backfills
 history), so every night re-materializes the last N days, not just
@@ -7,25 +7,10 @@ yesterday. Each partition is its own run with a run key of
 launch twice) and new the next night (so the day is refreshed again).
 """
 
-
-import os
-
 import dagster as dg
 
 from fleet_assets.partitions import daily_partitions
-
-DEFAULT_LOOKBACK_DAYS = 7
-LOOKBACK_ENV = "FLEET_LOOKBACK_DAYS"
-
-
-def lookback_days(default: int = DEFAULT_LOOKBACK_DAYS) -> int:
-    raw = os.environ.get(LOOKBACK_ENV)
-    if raw is None or raw.strip() == "":
-        return default
-    value = int(raw)
-    if value < 1:
-        raise ValueError(f"{LOOKBACK_ENV} must be >= 1, got {raw!r}")
-    return value
+from fleet_assets.settings import DEFAULT_LOOKBACK_DAYS, LOOKBACK_ENV, lookback_days
 
 
 def build_lookback_schedule(

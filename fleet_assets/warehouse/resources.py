@@ -12,13 +12,14 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from fleet_assets.storage.layout import DataLayout, default_data_dir
+from fleet_assets import settings
+from fleet_assets.storage.layout import DataLayout
 
 
 class FleetStorage(dg.ConfigurableResource):
     """Paths of every store, derived from one ``data_dir`` (see ``DataLayout``)."""
 
-    data_dir: str = Field(default_factory=default_data_dir, description="Root of all platform data.")
+    data_dir: str = Field(default_factory=settings.data_dir, description="Root of all platform data.")
 
     @property
     def layout(self) -> DataLayout:

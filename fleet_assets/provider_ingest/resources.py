@@ -1,5 +1,7 @@
 """Dagster resources for the telematics providers: ``MotiveResource``, ``SamsaraResource``.
 
+``provider_resources()`` is what the code location binds.
+
 Where each setting comes from, resolved in ``get_client()`` (never at import):
 * credential: the ``api_key`` field, else the provider's variable
   (``MOTIVE_API_KEY`` / ``SAMSARA_API_TOKEN``) read at run time. Dagster
@@ -20,7 +22,6 @@ budget, so concurrent assets cannot jointly exceed the provider's limit.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import ClassVar, Optional
 
@@ -34,11 +35,12 @@ from fleet_assets.providers.errors import ProviderConfigError
 from fleet_assets.providers.motive import MotiveClient
 from fleet_assets.providers.ratelimit import CAP_HEADROOM, RateLimiter
 from fleet_assets.providers.samsara import SamsaraClient
-from fleet_assets.providers.settings import ClientSettings, parse_verify
+from fleet_assets.providers.client_settings import ClientSettings, parse_verify
 from fleet_assets.sandbox.config import FaultConfig, SandboxConfig
-from fleet_assets.sandbox.transport import SandboxTransport
+from fleet_assets.sandbox.transport import ProviderSandboxTransport
+from fleet_assets.settings import is_set, provider_base_url, provider_credential
 
-log = logging.getLogger("fleet_assets.resources.providers")
+log = logging.getLogger("fleet_assets.provider_ingest.resources")
 SANDBOX_BASE_URL = "http://sandbox.invalid"
 SANDBOX_SOURCE = "built-in sandbox"
 _limiters: dict[tuple[str, str], RateLimiter] = {}
@@ -99,7 +101,7 @@ class _ProviderResource(dg.ConfigurableResource):
         if self.api_key and self.api_key.strip():
             return self.api_key
         env_var = self._client_class.credential_env_var
-        value = os.environ.get(env_var)
+        value = provider_credential(env_var)
         if value is not None and not value.strip():
             raise ProviderConfigError(self._client_class.provider, "config",
                                       f"{env_var} is set but empty: set it to the credential, or unset it to use "
@@ -111,7 +113,7 @@ class _ProviderResource(dg.ConfigurableResource):
         cls = self._client_class
         if self.base_url and self.base_url.strip():
             return self.base_url.strip(), "base_url"
-        from_env = (os.environ.get(cls.base_url_env_var) or "").strip()
+        from_env = provider_base_url(cls.base_url_env_var)
         if from_env:
             return from_env, cls.base_url_env_var
         return cls.default_base_url, None
@@ -138,7 +140,7 @@ class _ProviderResource(dg.ConfigurableResource):
         cfg = self.sandbox_config()
         settings = self._settings(cls.provider, self._sandbox_credential(cfg), cls.credential_env_var,
                                   SANDBOX_BASE_URL)
-        client = cls(settings, transport=SandboxTransport(cfg),  # nothing to protect in-process: no endpoint caps
+        client = cls(settings, transport=ProviderSandboxTransport(cfg),  # nothing to protect in-process: no endpoint caps
                      limiter=RateLimiter(max(self.rate_limit_per_s or 0, 1000.0)), endpoint_limiters={})
         client.source = SANDBOX_SOURCE
         return self._configure(client)
@@ -182,3 +184,18 @@ class SamsaraResource(_ProviderResource):
     def _configure(self, client):
         client.assignment_types = tuple(t.strip() for t in self.assignment_types if t.strip())
         return client
+
+
+def provider_resources() -> dict[str, _ProviderResource]:
+    """``motive``/``samsara`` as the code location binds them.
+
+    A credential that is set at load time is bound with ``dg.EnvVar`` (shown as
+    an env var in the UI, never as a value); otherwise the resource resolves it
+    at run time, falling back to the sandbox (see ``get_client``).
+    """
+    return {"motive": _bound(MotiveResource), "samsara": _bound(SamsaraResource)}
+
+
+def _bound(resource_cls: type[_ProviderResource]) -> _ProviderResource:
+    env_var = resource_cls._client_class.credential_env_var
+    return resource_cls(api_key=dg.EnvVar(env_var)) if is_set(env_var) else resource_cls()

@@ -9,7 +9,7 @@ import dagster as dg
 
 from fleet_assets.ingest.synthetic import utc
 from fleet_assets.trips.defs import defs as trips_defs
-from fleet_assets.trips.sensor import completed_trips_sensor, plan_tick
+from fleet_assets.trips.sensors import completed_trips_sensor, plan_tick
 
 
 def _tick(storage, cursor=None):
@@ -74,7 +74,7 @@ def test_sensor_targets_trip_assets_and_telemetry(storage):
 
     @dg.asset(name="telemetry", deps=["normalized_edge"], partitions_def=daily_partitions)
     def telemetry_stand_in() -> None:
-        """Stands in for the pipeline area's telemetry asset (only its key and dependency matter)."""
+        """Stands in for the provider_ingest area's telemetry asset (only its key and dependency matter)."""
 
     defs = dg.Definitions.merge(trips_defs, dg.Definitions(assets=[telemetry_stand_in], resources={"storage": storage}))
     sensor = defs.resolve_sensor_def("completed_trips_sensor")

@@ -6,8 +6,8 @@ import json
 
 import dagster as dg
 
-from fleet_assets.pipeline.defs import PIPELINE_ASSETS
-from fleet_assets.resources.providers import MotiveResource, SamsaraResource
+from fleet_assets.provider_ingest.defs import PIPELINE_ASSETS
+from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
 from fleet_assets.storage.raw_store import read_raw
 
 DAY = "2025-06-02"

@@ -1,4 +1,4 @@
-"""The late-data lookback schedule, the retention job and the job wiring."""
+"""The late-data lookback schedule and the provider-ingest job wiring."""
 
 import contextvars
 from datetime import UTC, datetime
@@ -6,12 +6,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from fleet_assets.pipeline.defs import defs, provider_ingest_schedule
-from fleet_assets.pipeline.schedules import LOOKBACK_ENV
-from fleet_assets.pipeline.warehouse import storage_retention_job
-from fleet_assets.resources.storage import FleetStorage
-from fleet_assets.storage.parquet_partitions import list_partitions, write_partition
-from fleet_assets.schema import empty_telemetry_table
+from fleet_assets.provider_ingest.defs import defs, provider_ingest_schedule
+from fleet_assets.settings import LOOKBACK_ENV
+from fleet_assets.warehouse.resources import FleetStorage
 
 
 RESOLVED = dg.Definitions.merge(defs, dg.Definitions(resources={
@@ -57,18 +54,6 @@ def test_job_and_schedules_are_defined():
     job = RESOLVED.resolve_job_def("provider_ingest_job")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} >= {
         "raw_motive", "raw_samsara", "normalized_motive", "normalized_samsara", "telemetry"}
-    assert {s.name for s in defs.schedules} == {
-        "provider_ingest_lookback_schedule", "warehouse_catalog_schedule", "storage_retention_schedule"}
+    assert {s.name for s in defs.schedules} == {"provider_ingest_lookback_schedule"}
+    assert {j.name for j in defs.jobs} == {"provider_ingest_job", "telemetry_job"}
 
-
-def test_retention_job_deletes_old_partitions(tmp_path):
-    storage = FleetStorage(data_dir=str(tmp_path))
-    for day in ("2020-01-01", "2020-01-02"):
-        write_partition(storage.dataset("telemetry"), day, empty_telemetry_table())
-    today = datetime.now(UTC).date().isoformat()
-    write_partition(storage.dataset("telemetry"), today, empty_telemetry_table())
-    with dg.instance_for_test() as instance:
-        job = dg.Definitions(jobs=[storage_retention_job], resources={"storage": storage}).resolve_job_def(storage_retention_job.name)
-        result = job.execute_in_process(run_config={"ops": {"prune_old_partitions": {"config": {"keep_days": 30}}}}, instance=instance)
-    assert result.output_for_node("prune_old_partitions") == 2
-    assert list_partitions(storage.dataset("telemetry")) == [today]

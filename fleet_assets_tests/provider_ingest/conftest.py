@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleet_assets.resources.storage import FleetStorage
+from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.storage.raw_store import write_raw
 from fleet_assets.transforms.wire import motive_location_records, records_to_ndjson
 

@@ -1,1 +1,0 @@
-"""The daily provider pipeline: raw fetch -> normalized_* -> telemetry -> DuckDB catalog."""

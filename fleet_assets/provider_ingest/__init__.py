@@ -1,0 +1,1 @@
+"""Provider ingest area: Motive and Samsara fetched per UTC day -> raw -> normalized_* -> telemetry."""

@@ -1,1 +1,0 @@
-"""Dagster resources (ConfigurableResource); nothing here opens a connection at import."""
