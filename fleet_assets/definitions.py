@@ -22,14 +22,17 @@ from fleet_assets.trips import defs as trips
 from fleet_assets.warehouse import defs as warehouse
 from fleet_assets.warehouse.resources import FleetStorage
 
+
+def resources() -> dict:
+    """The resources every area shares, bound from the environment as it is now (tests re-bind with this)."""
+    return {"storage": FleetStorage(), "analytics": AnalyticsResource.from_env(), **provider_resources()}
+
+
 defs = dg.Definitions.merge(
     # area defs are listed here, one line each
     analytics.defs,
     provider_ingest.defs,
     trips.defs,
     warehouse.defs,
-    dg.Definitions(
-        resources={"storage": FleetStorage(), "analytics": AnalyticsResource.from_env(), **provider_resources()},
-        executor=fleet_executor,
-    ),
+    dg.Definitions(resources=resources(), executor=fleet_executor),
 )

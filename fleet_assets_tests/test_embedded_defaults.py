@@ -22,12 +22,12 @@ def no_credentials(monkeypatch):
 
 @pytest.mark.slow
 def test_every_asset_materializes_on_embedded_defaults(tmp_path, no_credentials):
-    from fleet_assets.definitions import _resources, defs
+    from fleet_assets.definitions import defs, resources as code_location_resources
 
     storage = FleetStorage(data_dir=str(tmp_path / "data"))
     # Bound now, without credentials: defs.resources were bound when the module was first imported, which may have
     # been by a test that had set MOTIVE_API_KEY (they would then hold dg.EnvVar and fail here).
-    resources = {**_resources(), "storage": storage}
+    resources = {**code_location_resources(), "storage": storage}
     daily = [a for a in defs.assets if a.partitions_def is not None]
     unpartitioned = [a for a in defs.assets if a.partitions_def is None]
 

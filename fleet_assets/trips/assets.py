@@ -28,7 +28,7 @@ from fleet_assets.partitions import daily_partitions
 from fleet_assets.storage.parquet_partitions import read_partition
 from fleet_assets.storage.publish import publish_partition
 from fleet_assets.transforms.rules import DATASET_RULES
-from fleet_assets.trips import transforms
+from fleet_assets.trips import trip_transforms
 from fleet_assets.trips.landing_reader import TripBatch, load_trips_on_day
 from fleet_assets.trips.edge_schemas import EDGE_EVENTS_SCHEMA
 from fleet_assets.warehouse.resources import FleetStorage
@@ -87,7 +87,7 @@ def trip_datasets(context: dg.AssetExecutionContext, storage: FleetStorage) -> I
 
 
 def _edge_events(context, storage: FleetStorage, day: str, batch: TripBatch, checks) -> dg.MaterializeResult:
-    table = transforms.events_on_day(transforms.prepare_events(batch.events, batch.trips), day)
+    table = trip_transforms.events_on_day(trip_transforms.prepare_events(batch.events, batch.trips), day)
     skewed = pc.sum(table["clock_skew"]).as_py() or 0
     context.log.info(f"edge_events {day}: {batch.trips.num_rows} trips, {table.num_rows} events, {skewed} clock-skewed")
     return _publish(storage, "edge_events", day, table, "ts", checks, trips=batch.trips.num_rows,
@@ -95,13 +95,13 @@ def _edge_events(context, storage: FleetStorage, day: str, batch: TripBatch, che
 
 
 def _edge_dtcs(context, storage: FleetStorage, day: str, batch: TripBatch, checks) -> dg.MaterializeResult:
-    table = transforms.dtcs_on_day(batch.dtcs, day)
+    table = trip_transforms.dtcs_on_day(batch.dtcs, day)
     return _publish(storage, "edge_dtcs", day, table, "ts", checks, trips=batch.trips.num_rows)
 
 
 def _trip_summaries(context, storage: FleetStorage, day: str, batch: TripBatch, checks) -> dg.MaterializeResult:
     trips = batch.trips.filter(in_day(batch.trips["started_at"], day))
-    table = transforms.summarize_trips(transforms.prepare_events(batch.events, trips), batch.dtcs, trips)
+    table = trip_transforms.summarize_trips(trip_transforms.prepare_events(batch.events, trips), batch.dtcs, trips)
     distance = round(pc.sum(table["distance_km"]).as_py() or 0.0, 3)
     return _publish(storage, "trip_summaries", day, table, "started_at", checks, total_distance_km=distance)
 
@@ -112,7 +112,7 @@ def _trip_summaries(context, storage: FleetStorage, day: str, batch: TripBatch, 
 def normalized_edge(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
     day = context.partition_key
     events = read_partition(storage.dataset("edge_events"), day, schema=EDGE_EVENTS_SCHEMA)
-    table = transforms.to_telemetry(events if events is not None else EDGE_EVENTS_SCHEMA.empty_table())
+    table = trip_transforms.to_telemetry(events if events is not None else EDGE_EVENTS_SCHEMA.empty_table())
     return _publish(storage, "normalized_edge", day, table, "timestamp")
 
 

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 
 from fleet_assets.ingest.synthetic import utc
 from fleet_assets.storage.parquet_partitions import parquet_glob, read_partition
-from fleet_assets.trips import transforms
+from fleet_assets.trips import trip_transforms
 from fleet_assets.trips.assets import TRIP_ASSETS
 from fleet_assets.trips.landing_reader import load_trips_on_day
 
@@ -90,9 +90,9 @@ def test_landing_zone_is_read_once_per_run_and_outputs_match_the_transforms(stor
     batch = load_trips_on_day(zone, day)
     started = batch.trips.filter(pc.equal(pc.strftime(batch.trips["started_at"], format="%Y-%m-%d"), day))
     expected = {
-        "edge_events": transforms.events_on_day(transforms.prepare_events(batch.events, batch.trips), day),
-        "edge_dtcs": transforms.dtcs_on_day(batch.dtcs, day),
-        "trip_summaries": transforms.summarize_trips(transforms.prepare_events(batch.events, started), batch.dtcs,
+        "edge_events": trip_transforms.events_on_day(trip_transforms.prepare_events(batch.events, batch.trips), day),
+        "edge_dtcs": trip_transforms.dtcs_on_day(batch.dtcs, day),
+        "trip_summaries": trip_transforms.summarize_trips(trip_transforms.prepare_events(batch.events, started), batch.dtcs,
                                                      started),
     }
     for name, table in expected.items():
