@@ -24,13 +24,19 @@ KILL_AFTER_COMMITS = 6
 IN_FLIGHT = UploadSettings().max_in_flight  # the CLI's default window
 
 
+# The client's timeout sits below the injected hang (so a hang is a timeout) but well above a loaded machine's
+# slowest real answer: a legitimate request that outlived it would be committed and re-sent, a duplicate the
+# kill did not cause (seen at 0.3 s under a load average of 8).
+TIMEOUT_S, HANG_S = 1.0, 1.5
+
+
 def _cli(url: str, data_dir: Path) -> list[str]:
     return [sys.executable, "-m", "fleet_assets.analytics.cli", "--date", DAY, "--endpoint", url,
-            "--data-dir", str(data_dir), "--max-points", str(MAX_POINTS), "--backoff", "0.01", "--timeout", "0.3",
+            "--data-dir", str(data_dir), "--max-points", str(MAX_POINTS), "--backoff", "0.01", "--timeout", str(TIMEOUT_S),
             "--max-attempts", "10", "--json", "-q"]
 
 
-@pytest.mark.parametrize("faults", [FaultPlan(), FaultPlan.uniform(0.2, seed=4, hang_seconds=0.5)],
+@pytest.mark.parametrize("faults", [FaultPlan(), FaultPlan.uniform(0.2, seed=4, hang_seconds=HANG_S)],
                          ids=["no-faults", "20pct-faults"])
 def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, storage, write_day, faults):
     write_day(day)

@@ -51,7 +51,7 @@ def _upload(tmp_path, data, transport, window):
 @pytest.mark.parametrize("window", [1, 3])
 def test_window_bounds_outstanding_requests_and_delivers_exactly_once(day, tmp_path, window):
     backend = AnalyticsSandbox()
-    transport = CountingTransport(backend, delay=0.01)
+    transport = CountingTransport(backend, delay=0.05)  # longer than a ledger commit (~25 ms), so the window fills
     report, ledger = _upload(tmp_path, day.data, transport, window)
 
     assert transport.max_outstanding == window  # overlapped when allowed, never more than allowed
