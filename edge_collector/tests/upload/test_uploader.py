@@ -68,7 +68,9 @@ def test_server_killed_between_chunks_upload_resumes(server, cut):
 
     with IngestClient(server.url, KEY) as client:
         result = upload_trip(client, manifest, chunk_dir, retry=FAST, progress=kill_after_chunk_two)
-    assert restarted.is_set() and result.complete
+    # The uploader may finish as soon as the new server accepts connections, before the restart thread's own
+    # health probe returns and sets the flag: wait for it rather than race it.
+    assert restarted.wait(timeout=30) and result.complete
     seqs = _landed_seqs(server, manifest)
     assert seqs == list(range(1, 201)) and len(set(seqs)) == len(seqs)
     assert len(_markers(server)) == 1
