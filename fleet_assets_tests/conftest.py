@@ -25,9 +25,10 @@ def _no_provider_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
-    """A loopback port that was free a moment ago (servers under test never take a fixed one)."""
+    """A loopback port that was free a moment ago (servers under test never take a fixed one); stateless, so one
+    picker serves the whole session, session-scoped fixtures included."""
 
     def pick() -> int:
         with socket.socket() as sock:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -55,12 +54,6 @@ query Backfill($id: String!) {
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -151,7 +144,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def deployment(tmp_path_factory):
+def deployment(tmp_path_factory, free_port):
     root = tmp_path_factory.mktemp("deployment")
     dep = Deployment(proc=None, dagster_port=free_port(), ingest_port=free_port(), analytics_port=free_port(), home=root / "dagster_home",
                      data_dir=root / "data", log=root / "dev.log")

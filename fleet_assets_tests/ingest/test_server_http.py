@@ -27,19 +27,13 @@ from .conftest import KEY_A, landing_snapshot, new_trip, write_keys
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """``python -m fleet_assets.ingest.cli`` with its log captured to a file."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, port: int):
         self.data = tmp / "data"
         self.log_path = tmp / "server.log"
-        self.port = _free_port()
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "fleet_assets.ingest.cli", "--data-dir", str(self.data),
                "--keys-file", str(write_keys(tmp / "keys.json")), "--port", str(self.port), "--no-fsync"]
@@ -74,8 +68,8 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("ingest-http"))
+def server(tmp_path_factory, free_port):
+    srv = Server(tmp_path_factory.mktemp("ingest-http"), free_port())
     yield srv
     srv.stop()
 
@@ -282,9 +276,9 @@ def test_validator_killed_mid_chunk_is_503_and_lands_nothing(server, trip):
     assert status == 201, body
 
 
-def test_validators_exit_when_the_server_is_killed(tmp_path):
+def test_validators_exit_when_the_server_is_killed(tmp_path, free_port):
     """A SIGKILLed (e.g. OOM-killed) server must not leave its validator processes running forever."""
-    srv = Server(tmp_path)
+    srv = Server(tmp_path, free_port())
     validators = _validator_pids(srv.proc.pid)
     assert validators
     os.kill(srv.proc.pid, signal.SIGKILL)
