@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fleet_assets import days
 from fleet_assets.schema import TELEMETRY_COLUMNS
 
 METERS_PER_SECOND_PER_MPH = 0.44704
@@ -231,7 +232,7 @@ def canonical_day(text: str) -> str:
     """``YYYY-MM-DD`` (ISO 8601, so ``YYYYMMDD`` too) → ``YYYY-MM-DD``: the one spelling that keys partitions, the
     ledger and upload ids, so one day is never two ledger keys."""
     try:
-        return date.fromisoformat(text.strip()).isoformat()
+        return days.partition_key(text.strip())  # the one canonical day key (fleet_assets.days)
     except (ValueError, AttributeError):
         raise AnalyticsInputError(f"{text!r} is not a day; expected YYYY-MM-DD, e.g. 2025-11-04") from None
 
