@@ -4,6 +4,11 @@
   MOTIVE_API_KEY / SAMSARA_API_TOKEN / *_BASE_URL at run time, so a developer with real keys exported would
   otherwise send test traffic to the real APIs. Tests that need them set them with ``monkeypatch``.
 - ``free_port`` and ``process_group`` for the tests that start real processes (``make dev``, README commands).
+- Deployed mode's real services, started by the tests (never by hand) once per session on a free loopback
+  port: ``postgres_server`` (the ``pgserver`` wheel, PostgreSQL 16) and ``s3_server`` (``moto_server``, a
+  real S3 REST API). ``state_url`` is a fresh database per test, ``s3_storage_url`` a fresh bucket per test
+  (the standard AWS variables point at the server), and ``storage_url`` is parametrized over the embedded
+  store and S3, so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -12,17 +17,30 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 PROVIDER_ENV_VARS = ("MOTIVE_API_KEY", "SAMSARA_API_TOKEN", "MOTIVE_BASE_URL", "SAMSARA_BASE_URL")
+DEPLOYED_ENV_VARS = (
+    "FLEET_STORAGE_URL", "FLEET_STATE_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+)
+S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "fleet-test", "AWS_SECRET_ACCESS_KEY": "fleet-test-secret",
+                       "AWS_REGION": "us-east-1"}
 
 
 @pytest.fixture(autouse=True)
 def _no_provider_env(monkeypatch):
-    for name in PROVIDER_ENV_VARS:
+    for name in PROVIDER_ENV_VARS + DEPLOYED_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)  # never the developer's ~/.aws profiles
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata probes
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +71,95 @@ def process_group() -> Iterator[Callable[..., subprocess.Popen]]:
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM the process group of ``proc`` (started with ``start_new_session``), SIGKILL it after ``timeout``."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Iterator[str]:
+    """A real PostgreSQL 16 (the ``pgserver`` wheel) for the session; yields its admin URI (unix socket)."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def state_url(postgres_server) -> Iterator[str]:
+    """A fresh, empty database on the session's server: tests never see each other's state."""
+    import psycopg
+
+    name = f"fleet_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.replace("/postgres?", f"/{name}?", 1)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3_server(free_port, tmp_path_factory) -> Iterator[str]:
+    """``moto_server`` (a real S3 REST API over HTTP) on a free loopback port; yields its endpoint URL."""
+    import httpx
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    moto = Path(sys.executable).with_name("moto_server")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            httpx.get(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+    try:
+        yield endpoint
+    finally:
+        stop_group(proc, timeout=10)
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch) -> str:
+    """Point the standard AWS variables at the session's S3 server (as an operator would); returns the endpoint."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server)
+    for name, value in S3_TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+@pytest.fixture
+def s3_storage_url(s3_env) -> str:
+    """``s3://<fresh bucket>/data`` on the session's S3 server."""
+    import boto3
+
+    bucket = f"fleet-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_env, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/data"
+
+
+@pytest.fixture(params=["embedded", "s3"])
+def storage_url(request, tmp_path) -> str:
+    """The storage URL of each backend in turn: the embedded local directory, then a fresh S3 bucket."""
+    if request.param == "embedded":
+        return (tmp_path / "store").as_uri()
+    return request.getfixturevalue("s3_storage_url")

@@ -28,7 +28,7 @@ PACKAGE = REPO / "fleet_assets"
 PROTOCOL = REPO / "protocol" / "fleet_protocol"
 
 BASE = {"settings", "schema", "days"}
-LIBRARIES = {"providers", "sandbox", "transforms", "storage", "ingest"}
+LIBRARIES = {"providers", "sandbox", "transforms", "storage", "ingest", "state"}
 DAGSTER_TOP = {"partitions", "executor", "dataset_checks"}
 AREAS = {"provider_ingest", "trips", "warehouse", "analytics"}
 SHARED_AREA_MODULE = "fleet_assets.warehouse.resources"

@@ -1,0 +1,1 @@
+"""Shared platform state in PostgreSQL (deployed mode): a plain library, no Dagster."""
