@@ -1,31 +1,68 @@
-"""Where the platform keeps its data: one data directory, one layout.
+"""Where the platform keeps its data: one layout, on local disk or on object storage.
 
-Everything lives under one data directory (``FLEET_DATA_DIR``, default
-``./data``): Parquet datasets (the source of truth), raw provider fetches, the
-DuckDB catalog of read views, the analytics upload ledger and the trip landing
-zone. A plain class, so the ``fleet-storage`` CLI and library callers use it
-without importing Dagster; the Dagster resource (``FleetStorage``) only
-builds one from its config. A future object-storage backend replaces this
-class, not its callers.
+Embedded default: everything under one data directory (``FLEET_DATA_DIR``,
+default ``./data``): Parquet datasets (the source of truth), raw provider
+fetches, the trip landing zone, the DuckDB catalog of read views and the
+analytics upload ledger. Deployed mode: the datasets, raw fetches and landing
+zone live in the object store named by ``FLEET_STORAGE_URL`` (``s3://...``),
+under the same keys (``parquet/<dataset>/date=...``, ``raw/...``,
+``landing/...``), and the shared state in Postgres (``FLEET_STATE_URL``); the
+data directory then only holds host-local derived files (the catalog).
+A plain class, so the ``fleet-storage`` CLI and library callers use it without
+importing Dagster; the Dagster resource (``FleetStorage``) only builds one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from fleet_assets.settings import data_dir as default_data_dir
+from fleet_assets import settings
+from fleet_assets.storage.objects import LocalStore, ObjectStore, open_store
+
+PARQUET_PREFIX = "parquet"
+RAW_PREFIX = "raw"
+LANDING_PREFIX = "landing"
 
 
 @dataclass(frozen=True)
 class DataLayout:
-    """Paths of every store, derived from one ``data_dir`` (default ``$FLEET_DATA_DIR`` or ``./data``)."""
+    """Every store, derived from ``data_dir`` (local), ``storage_url`` (files) and ``state_url`` (Postgres).
+
+    ``storage_url`` None means the data directory itself (the embedded layout); ``state_url`` None means
+    embedded state (DuckDB, SQLite and files under the data directory).
+    """
 
     data_dir: str | Path | None = None
+    storage_url: str | None = None
+    state_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.data_dir is None:  # resolved once, at construction, like the resource's default
-            object.__setattr__(self, "data_dir", default_data_dir())
+            object.__setattr__(self, "data_dir", settings.data_dir())
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        """Where datasets, raw fetches and the landing zone live (one object store, see ``objects``)."""
+        if not self.storage_url:
+            return LocalStore(self.root)
+        return open_store(self.storage_url)
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.store, LocalStore)
+
+    def __getstate__(self) -> dict:  # the store (a boto3 client) is rebuilt after pickling, never shipped
+        return {k: v for k, v in self.__dict__.items() if k != "store"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    @staticmethod
+    def dataset_key(name: str) -> str:
+        """Store key prefix of a Hive-partitioned Parquet dataset, e.g. ``parquet/telemetry``."""
+        return f"{PARQUET_PREFIX}/{name}"
 
     @property
     def root(self) -> Path:

@@ -19,11 +19,19 @@ from fleet_assets.storage.layout import DataLayout
 class FleetStorage(dg.ConfigurableResource):
     """Paths of every store, derived from one ``data_dir`` (see ``DataLayout``)."""
 
-    data_dir: str = Field(default_factory=settings.data_dir, description="Root of all platform data.")
+    data_dir: str = Field(default_factory=settings.data_dir,
+                          description="Local data directory: all data on embedded defaults, host-local files otherwise.")
+    storage_url: str | None = Field(
+        default_factory=lambda: settings.storage_url() if settings.is_set(settings.STORAGE_URL_ENV) else None,
+        description="Object store for datasets, raw fetches and the landing zone (s3://bucket/prefix); "
+                    "unset = the data directory.")
+
 
     @property
     def layout(self) -> DataLayout:
-        return DataLayout(self.data_dir)
+        # The state URL may carry a password, so it is read from FLEET_STATE_URL at run time and never
+        # becomes resource config (which the UI shows).
+        return DataLayout(self.data_dir, storage_url=self.storage_url, state_url=settings.state_url())
 
     # The paths asset code uses, straight from the layout (defined there, not here).
     @property
