@@ -13,7 +13,7 @@ ANALYTICS_PORT ?= 8701
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FLEET_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: help install dev test test-fast validate bench sandbox analytics-sandbox ingest-server clean
+.PHONY: help install dev test test-fast validate bench sandbox analytics-sandbox ingest-server deployed-services clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ analytics-sandbox: install  ## serve the IcsAnalytics GraphQL sandbox backend (t
 
 ingest-server: install  ## serve the trip-chunk ingest API on loopback
 	$(BIN)/fleet-ingest-server --port $(INGEST_PORT) --data-dir "$(FLEET_DATA_DIR)" --keys-file "$(FLEET_DATA_DIR)/ingest_keys.json"
+
+deployed-services: install  ## serve PostgreSQL (pgserver) and S3 (moto) on loopback for trying deployed mode; prints the exports
+	$(BIN)/python scripts/local_services.py
 
 clean:  ## remove the venv, local Dagster home and local data
 	rm -rf $(VENV) .dagster_home data .pytest_cache

@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,8 +29,17 @@ DEPLOYED_ENV_VARS = (
     "FLEET_STORAGE_URL", "FLEET_STATE_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
 )
-S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "fleet-test", "AWS_SECRET_ACCESS_KEY": "fleet-test-secret",
-                       "AWS_REGION": "us-east-1"}
+
+def _load_local_services():
+    """``scripts/local_services.py``: the one way deployed mode's services are started (by hand and here)."""
+    spec = importlib.util.spec_from_file_location("local_services", Path(__file__).parents[1] / "scripts" / "local_services.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+local_services = _load_local_services()
+S3_TEST_CREDENTIALS = local_services.TEST_CREDENTIALS
 
 
 @pytest.fixture(autouse=True)
@@ -88,13 +96,8 @@ def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory) -> Iterator[str]:
     """A real PostgreSQL 16 (the ``pgserver`` wheel) for the session; yields its admin URI (unix socket)."""
-    import pgserver
-
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
+    with local_services.postgres(tmp_path_factory.mktemp("pgdata")) as uri:
+        yield uri
 
 
 @pytest.fixture
@@ -113,29 +116,8 @@ def state_url(postgres_server) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_server(free_port, tmp_path_factory) -> Iterator[str]:
     """``moto_server`` (a real S3 REST API over HTTP) on a free loopback port; yields its endpoint URL."""
-    import httpx
-
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    moto = Path(sys.executable).with_name("moto_server")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{endpoint}/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.1)
-    try:
+    with local_services.s3(free_port(), log=tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
         yield endpoint
-    finally:
-        stop_group(proc, timeout=10)
 
 
 @pytest.fixture
@@ -150,10 +132,8 @@ def s3_env(s3_server, monkeypatch) -> str:
 @pytest.fixture
 def s3_storage_url(s3_env) -> str:
     """``s3://<fresh bucket>/data`` on the session's S3 server."""
-    import boto3
-
     bucket = f"fleet-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_env, region_name="us-east-1").create_bucket(Bucket=bucket)
+    local_services.create_bucket(s3_env, bucket)
     return f"s3://{bucket}/data"
 
 
