@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,10 +96,18 @@ def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory) -> Iterator[str]:
-    """A real PostgreSQL 16 (the ``pgserver`` wheel) for the session; yields its admin URI (unix socket)."""
-    with local_services.postgres(tmp_path_factory.mktemp("pgdata")) as uri:
-        yield uri
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 16 (the ``pgserver`` wheel) for the session; yields its admin URI (unix socket).
+
+    Its data lives in a private temp dir, not pytest's ``tmp_path`` tree: another pytest session on the
+    machine prunes and re-permissions that tree, which would pull the files from under a running server.
+    """
+    data = Path(tempfile.mkdtemp(prefix="fleet-pg-"))
+    try:
+        with local_services.postgres(data) as uri:
+            yield uri
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

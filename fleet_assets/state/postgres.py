@@ -25,13 +25,16 @@ class StateError(RuntimeError):
 
 
 def redact(url: str) -> str:
-    """``url`` without its password (safe for logs and error messages)."""
+    """``url`` without its password, in the user part or a ``password=`` option (safe for logs and errors)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{netloc}")
+    query = "&".join(
+        f"{k}=***" if k.lower() == "password" else (f"{k}={v}" if sep else k)
+        for k, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit(parts._replace(query=query))
 
 
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 5) -> psycopg.Connection:

@@ -46,3 +46,5 @@ def test_not_a_postgres_url_is_refused():
     with pytest.raises(StateError, match="must be a postgresql:// URL"):
         connect("mysql://u:p@h/db")
     assert redact("postgresql://u:pw@h:5/db") == "postgresql://u:***@h:5/db"
+    assert redact("postgresql://u@h/db?sslmode=require&password=pw") == "postgresql://u@h/db?sslmode=require&password=***"
+    assert redact("postgresql://postgres:@/postgres?host=/tmp/x") == "postgresql://postgres:***@/postgres?host=/tmp/x"
