@@ -98,7 +98,8 @@ def build_parser() -> OneLineParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
     add_settings_flags(parser)
     endpoint_vars = " or ".join(f"${name}" for name in setting_meta("endpoint")["env"])
-    parser.epilog = f"--endpoint defaults to {endpoint_vars} when set."
+    parser.epilog = (f"--endpoint defaults to {endpoint_vars} when set. The upload ledger is analytics_ledger.duckdb in "
+                     f"--data-dir, or the PostgreSQL database of ${env.STATE_URL_ENV} when set.")
     return parser
 
 
