@@ -1,4 +1,5 @@
-"""SIGKILL the uploader right after the backend committed a batch, then re-run (real processes, loopback HTTP)."""
+"""SIGKILL the uploader right after the backend committed a batch, then re-run (real processes, loopback HTTP),
+with the ledger in the DuckDB file and (issue 10) in a real PostgreSQL."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from fleet_assets.analytics.batching import Batch, Item
 from fleet_assets.analytics.identity import VehicleIds
 from fleet_assets.analytics.ledger_postgres import COMPONENT, SCHEMA_STEPS, url_label
 from fleet_assets.analytics.resources import AnalyticsResource
+from fleet_assets.state.postgres import StateError
 
 from .conftest import BOTH_LEDGERS, DAY, make_day
 
@@ -74,6 +75,18 @@ def test_postgres_schema_is_versioned_and_created_once(ledger_store):
                             (COMPONENT,)).fetchone() == (len(SCHEMA_STEPS),)
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"upload_records", "upload_batches", "dead_letters", "configurations", "messages"} <= tables
+
+
+@pytest.mark.parametrize("ledger_store", ["postgres"], indirect=True)
+def test_a_lost_connection_is_a_clear_error_and_the_next_operation_reconnects(ledger_store):
+    ledger = ledger_store("x")
+    ledger.record_batch(_batch(range(100)), _batch(range(100)).items, [])
+    with psycopg.connect(ledger_store.state_url, autocommit=True) as admin:  # e.g. a database failover
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with pytest.raises(StateError, match=r"analytics ledger: PostgreSQL at FLEET_STATE_URL=postgresql://\S+ failed"):
+        ledger.position(DAY)
+    assert ledger.position(DAY).acked_records == 100  # the committed batch is still there
 
 
 def test_the_ledger_label_never_shows_a_password():
