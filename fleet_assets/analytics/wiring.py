@@ -72,6 +72,7 @@ def open_upload(settings: UploadSettings, layout: DataLayout,
     transport, url = None, settings.endpoint
     with ExitStack() as stack:
         ledger = stack.enter_context(closing(open_ledger(layout, settings)))
+        logger.info("analytics: upload ledger %s", ledger.location)  # never the password
         if not url:
             store = layout.root / SANDBOX_STORE
             logger.warning("analytics: no endpoint configured; uploading to the embedded sandbox backend (store: %s)",
