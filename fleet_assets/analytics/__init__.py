@@ -7,8 +7,10 @@ Modules, one concern each:
 - data: ``records`` (pure Arrow transforms), ``identity`` (vehicle →
   IcsAnalytics ids), ``wire_items`` and ``batching`` (wire payloads,
   deterministic batches);
-- upload: ``upload_settings`` (every setting, declared once), ``ledger``
-  (durable DuckDB ledger), ``sender`` (gql, retries, error classification),
+- upload: ``upload_settings`` (every setting, declared once), ``ledger_queries``
+  (the durable ledger's interface and every query), ``ledger`` (its DuckDB
+  file) and ``ledger_postgres`` (its PostgreSQL store, ``FLEET_STATE_URL``),
+  ``sender`` (gql, retries, error classification),
   ``id_resolution`` (configuration and message ids), ``delivery`` (send,
   bisect, settle), ``uploader`` (one partition exactly once),
   ``upload_report``, ``wiring`` (an upload built from settings);

@@ -19,6 +19,7 @@ from fleet_assets.analytics.uploader import PartitionData
 from fleet_assets.analytics.wiring import open_upload
 from fleet_assets.partitions import daily_partitions
 from fleet_assets.settings import lookback_days
+from fleet_assets.state.postgres import StateError
 from fleet_assets.storage.parquet_partitions import read_partition
 from fleet_assets.warehouse.resources import FleetStorage
 
@@ -47,8 +48,8 @@ def upload_condition(window_days: int) -> dg.AutomationCondition:
     kinds={"graphql", "duckdb"},
     description="The day's GPS (telemetry), OBD signals (edge_events), DTCs (edge_dtcs) and per-source "
                 "ingest statistics, uploaded to the IcsAnalytics GraphQL backend exactly once "
-                "(ledger: analytics_ledger.duckdb, scoped to the backend's identity). A missing upstream "
-                "partition means nothing to send for that kind. Runs of different days proceed together: the "
+                "(ledger: analytics_ledger.duckdb, or PostgreSQL when FLEET_STATE_URL is set; scoped to the "
+                "backend's identity). A missing upstream partition means nothing to send for that kind. Runs of different days proceed together: the "
                 "ledger is locked only for its short commits.",
 )
 def analytics_upload(context: dg.AssetExecutionContext, storage: FleetStorage,
@@ -58,7 +59,10 @@ def analytics_upload(context: dg.AssetExecutionContext, storage: FleetStorage,
     missing = [name for name in UPSTREAM if getattr(data, name) is None]
     if missing:
         context.log.info("analytics %s: no partition for %s; nothing to send for those", partition_key, missing)
-    with open_upload(analytics.upload_settings(), storage.root, storage.ledger_path, context.log) as upload:
-        report = upload.uploader.upload(partition_key, data)
-    return dg.MaterializeResult(metadata={**upload_metadata(report, storage.ledger_path),
+    try:
+        with open_upload(analytics.upload_settings(), storage.layout, context.log) as upload:
+            report = upload.uploader.upload(partition_key, data)
+    except StateError as exc:  # FLEET_STATE_URL unreachable or refused: the CLI's one line, as the failure
+        raise dg.Failure(description=str(exc)) from None
+    return dg.MaterializeResult(metadata={**upload_metadata(report, upload.ledger),
                                           "endpoint": upload.endpoint_label, "backend_id": upload.ledger.endpoint})

@@ -5,9 +5,11 @@ derived from its declaration: name, default, help and bounds; the one
 exception is the token, read from an environment variable, never from the
 command line, which other users can see in ``ps``) and the same
 ``open_upload``. Reads the Parquet datasets under ``--data-dir``, records
-acks in ``analytics_ledger.duckdb`` there, and prints progress. Bad arguments
-get one line and exit 2 before anything is read or written; the day is
-canonicalised (``20251104`` is ``2025-11-04``) because it keys the ledger.
+acks in ``analytics_ledger.duckdb`` there (or in PostgreSQL when
+``FLEET_STATE_URL`` is set), and prints progress. Bad arguments get one line
+and exit 2 before anything is read or written; so does a state database that
+cannot be reached, before anything is sent. The day is canonicalised
+(``20251104`` is ``2025-11-04``) because it keys the ledger.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fleet_assets.analytics.records import AnalyticsInputError, canonical_day
 from fleet_assets.analytics.upload_settings import UploadSettings, setting_meta
 from fleet_assets.analytics.uploader import PartitionData, UploadIncompleteError
 from fleet_assets.analytics.wiring import open_upload
+from fleet_assets.state.postgres import StateError
 from fleet_assets.storage.layout import DataLayout
 from fleet_assets.storage.parquet_partitions import read_partition
 
@@ -95,7 +98,8 @@ def build_parser() -> OneLineParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
     add_settings_flags(parser)
     endpoint_vars = " or ".join(f"${name}" for name in setting_meta("endpoint")["env"])
-    parser.epilog = f"--endpoint defaults to {endpoint_vars} when set."
+    parser.epilog = (f"--endpoint defaults to {endpoint_vars} when set. The upload ledger is analytics_ledger.duckdb in "
+                     f"--data-dir, or the PostgreSQL database of ${env.STATE_URL_ENV} when set.")
     return parser
 
 
@@ -129,28 +133,28 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log = logging.getLogger(__name__)
     started = time.perf_counter()
-    storage = DataLayout(args.data_dir)
+    storage = DataLayout(args.data_dir, state_url=env.state_url())
     data = PartitionData(**{name: read_partition(storage.dataset(name), partition_key)
                             for name in ("telemetry", "edge_events", "edge_dtcs")})
     if data.telemetry is None and data.edge_events is None and data.edge_dtcs is None:
         print(f"{partition_key}: no data for this day in {args.data_dir} (no telemetry, edge_events or edge_dtcs "
               f"partition); nothing sent")
         return 0
-    with open_upload(settings, args.data_dir, storage.ledger_path, log) as upload:
-        ledger = upload.ledger
-        if args.backend_reset:
-            removed = ledger.forget_backend()
-            log.warning("backend %s declared reset: forgot %d acknowledged records of %d batches, %d dead letters "
-                        "and the cached ids", ledger.endpoint, removed["upload_records"], removed["upload_batches"],
-                        removed["dead_letters"])
-        if args.retry_dead_letters:
-            log.warning("requeued %d dead-lettered records of %s", ledger.requeue_dead_letters(partition_key),
-                        partition_key)
-        try:
+    try:
+        with open_upload(settings, storage, log) as upload:
+            ledger = upload.ledger
+            if args.backend_reset:
+                removed = ledger.forget_backend()
+                log.warning("backend %s declared reset: forgot %d acknowledged records of %d batches, %d dead "
+                            "letters and the cached ids", ledger.endpoint, removed["upload_records"],
+                            removed["upload_batches"], removed["dead_letters"])
+            if args.retry_dead_letters:
+                log.warning("requeued %d dead-lettered records of %s", ledger.requeue_dead_letters(partition_key),
+                            partition_key)
             report = upload.uploader.upload(partition_key, data)
-        except UploadIncompleteError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    except (UploadIncompleteError, StateError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({**asdict(report), "elapsed_seconds": round(time.perf_counter() - started, 4)}))
     else:

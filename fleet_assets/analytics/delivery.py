@@ -16,7 +16,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from fleet_assets.analytics.batching import Batch, Item
-from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.ledger_queries import Ledger
 from fleet_assets.analytics.operations import KIND_OPERATION, KINDS, alias
 from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, RecordsRejectedError, StaleIdsError
 from fleet_assets.analytics.upload_report import UploadReport
@@ -30,7 +30,7 @@ class DeadLetterLimitError(AnalyticsSendError):
 class BatchDelivery:
     """Delivers one run's batches; the dead-letter budget (``max_dead_letters``) is per instance, i.e. per run."""
 
-    def __init__(self, sender: GraphQLSender, ledger: UploadLedger, settings: UploadSettings,
+    def __init__(self, sender: GraphQLSender, ledger: Ledger, settings: UploadSettings,
                  log: logging.Logger):
         self.sender = sender
         self.ledger = ledger

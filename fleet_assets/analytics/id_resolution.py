@@ -14,7 +14,7 @@ import logging
 
 from fleet_assets.analytics import wire_items
 from fleet_assets.analytics.identity import VehicleIds, resolve_vehicle_ids
-from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.ledger_queries import Ledger
 from fleet_assets.analytics.operations import alias, coalesced_request, input_variable
 from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, RecordsRejectedError, StaleIdsError
 from fleet_assets.analytics.upload_report import UploadReport
@@ -36,7 +36,7 @@ def _check_fresh(what: str, created: dict, cached: dict) -> None:
 class IdResolver:
     """Resolves (creates, or reads from the ledger's cache) the backend ids one partition needs."""
 
-    def __init__(self, sender: GraphQLSender, ledger: UploadLedger, settings: UploadSettings,
+    def __init__(self, sender: GraphQLSender, ledger: Ledger, settings: UploadSettings,
                  log: logging.Logger):
         self.sender = sender
         self.ledger = ledger

@@ -1,4 +1,4 @@
-"""The durable upload ledger: what each backend has acknowledged (DuckDB file).
+"""The durable upload ledger: what each backend has acknowledged; here its embedded store, a DuckDB file.
 
 Why a ledger: IcsAnalytics has no batch ids or idempotency keys, so the only
 way to send each record exactly once across retries, crashes and re-runs is
@@ -13,18 +13,17 @@ different processes, and a DuckDB file admits one writing process at a time.
 The file is attached only for each short read or commit (an exclusive
 ``flock`` on ``<ledger>.lock`` first, so waiters queue instead of failing),
 never across a request to the backend; a lock held past the timeout is a
-clear error.
+clear error. The queries themselves are shared with the deployed store
+(PostgreSQL, ``ledger_postgres``) in ``ledger_queries``.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -32,34 +31,11 @@ import duckdb
 import httpx
 import pyarrow as pa
 
-from fleet_assets.analytics.batching import Batch, Item
-from fleet_assets.analytics.identity import VehicleIds
+from fleet_assets.analytics.batching import Batch
+from fleet_assets.analytics.ledger_queries import SCHEMA_SQL, Ledger, LedgerLockedError, LedgerPosition
 from fleet_assets.analytics.upload_settings import UploadSettings
 
-SCHEMA_SQL = """
--- No primary key on purpose: maintaining it cost ~8x the insert (65 ms per 5000 rows); a fingerprint
--- is inserted only after its batch was acked and only pending fingerprints are ever sent, and readers
--- use sets / DISTINCT, so a key adds nothing but cost.
-CREATE TABLE IF NOT EXISTS upload_records (
-    endpoint VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-    fingerprint BIGINT NOT NULL, batch_id VARCHAR NOT NULL, acked_at TIMESTAMPTZ NOT NULL);
-CREATE TABLE IF NOT EXISTS upload_batches (
-    endpoint VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-    batch_id VARCHAR NOT NULL, records INTEGER NOT NULL, dead_lettered INTEGER NOT NULL,
-    completed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (endpoint, batch_id));
-CREATE TABLE IF NOT EXISTS dead_letters (
-    endpoint VARCHAR NOT NULL, partition_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-    fingerprint BIGINT NOT NULL, batch_id VARCHAR NOT NULL, record_json VARCHAR NOT NULL,
-    error VARCHAR NOT NULL, dead_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (endpoint, partition_key, kind, fingerprint));
-CREATE TABLE IF NOT EXISTS configurations (
-    endpoint VARCHAR NOT NULL, device_id INTEGER NOT NULL, vehicle_id INTEGER NOT NULL,
-    fleet_id INTEGER NOT NULL, organization_id INTEGER NOT NULL, configuration_id INTEGER NOT NULL,
-    PRIMARY KEY (endpoint, device_id, vehicle_id, fleet_id, organization_id));
-CREATE TABLE IF NOT EXISTS messages (
-    endpoint VARCHAR NOT NULL, message_key VARCHAR NOT NULL, message_id INTEGER NOT NULL,
-    PRIMARY KEY (endpoint, message_key));
-"""
+__all__ = ["Ledger", "LedgerLockedError", "LedgerPosition", "UploadLedger", "backend_identity", "normalise_endpoint"]
 
 
 def normalise_endpoint(url: str) -> str:
@@ -84,19 +60,8 @@ def backend_identity(endpoint: str, backend_id: str | None = None, generation: s
 T = TypeVar("T")
 
 
-class LedgerLockedError(RuntimeError):
-    """The ledger file stayed locked by another process past the retry budget."""
-
-
-@dataclass(frozen=True)
-class LedgerPosition:
-    acked_batches: int
-    acked_records: int
-    dead_lettered: int
-
-
-class UploadLedger:
-    """All ledger reads/writes for one backend identity (``endpoint``: whose acks these are)."""
+class UploadLedger(Ledger):
+    """The embedded ledger: a DuckDB file under the data directory (queries: ``ledger_queries.Ledger``)."""
 
     def __init__(self, path: Path, endpoint: str,
                  lock_timeout_seconds: float = UploadSettings().ledger_lock_timeout_seconds):
@@ -191,122 +156,12 @@ class UploadLedger:
                 self._memory.close()
                 self._memory = None
 
-    def ensure(self) -> None:
-        with self._connect():
-            pass
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
-    # ---------------------------------------------------------------- id caches
-    def configuration_ids(self) -> dict[VehicleIds, int]:
-        with self._connect() as con:
-            rows = con.execute("SELECT device_id, vehicle_id, fleet_id, organization_id, configuration_id "
-                               "FROM configurations WHERE endpoint = ?", [self.endpoint]).fetchall()
-        return {VehicleIds(*row[:4]): row[4] for row in rows}
-
-    def save_configurations(self, ids: dict[VehicleIds, int]) -> None:
-        with self._connect() as con:
-            con.executemany("INSERT OR REPLACE INTO configurations VALUES (?, ?, ?, ?, ?, ?)",
-                            [[self.endpoint, v.device_id, v.vehicle_id, v.fleet_id, v.organization_id, cid]
-                             for v, cid in ids.items()])
-
-    def message_ids(self) -> dict[str, int]:
-        with self._connect() as con:
-            rows = con.execute("SELECT message_key, message_id FROM messages WHERE endpoint = ?",
-                               [self.endpoint]).fetchall()
-        return dict(rows)
-
-    def save_messages(self, ids: dict[str, int]) -> None:
-        with self._connect() as con:
-            con.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?, ?)",
-                            [[self.endpoint, key, mid] for key, mid in ids.items()])
-
-    def forget_ids(self) -> None:
-        """Drop the cached configuration and message ids (the backend no longer knows them)."""
-        with self._connect() as con:
-            con.execute("BEGIN")
-            con.execute("DELETE FROM configurations WHERE endpoint = ?", [self.endpoint])
-            con.execute("DELETE FROM messages WHERE endpoint = ?", [self.endpoint])
-            con.execute("COMMIT")
-
-    def forget_backend(self) -> dict[str, int]:
-        """The backend was reset: forget everything it acknowledged, so every record is sent again.
-
-        Returns the rows removed per table. Other backends' rows are untouched.
-        """
-        removed = {}
-        with self._connect() as con:
-            con.execute("BEGIN")
-            for table in ("upload_records", "upload_batches", "dead_letters", "configurations", "messages"):
-                removed[table], = con.execute(f"SELECT count(*) FROM {table} WHERE endpoint = ?",  # noqa: S608
-                                              [self.endpoint]).fetchone()
-                con.execute(f"DELETE FROM {table} WHERE endpoint = ?", [self.endpoint])  # noqa: S608
-            con.execute("COMMIT")
-        return removed
-
-    # ------------------------------------------------------------------ records
-    def resolved_fingerprints(self, partition_key: str, kind: str) -> set[int]:
-        """Fingerprints already acknowledged or dead-lettered: never sent again."""
-        with self._connect() as con:
-            rows = con.execute(
-                "SELECT fingerprint FROM upload_records WHERE endpoint = ? AND partition_key = ? AND kind = ? "
-                "UNION ALL SELECT fingerprint FROM dead_letters WHERE endpoint = ? AND partition_key = ? "
-                "AND kind = ?", [self.endpoint, partition_key, kind] * 2).fetchall()
-        return {r[0] for r in rows}
-
-    def record_batch(self, batch: Batch, acked: list[Item], dead: list[tuple[Item, str]],
-                     complete: bool = True) -> None:
-        """Record a resolved batch: acked fingerprints, dead letters and the batch row, atomically.
-
-        ``complete=False``: only part of the batch was resolved (the upload stopped mid-batch); its acks
-        are recorded, but no batch row, so the rest is sent on the next run.
-        """
-        table = pa.table({"fingerprint": pa.array([i.fingerprint for i in acked], pa.int64())})
-        dead_rows = [[self.endpoint, batch.partition_key, batch.kind, item.fingerprint, batch.batch_id,
-                      json.dumps({"header": item.header, "point": item.point}, sort_keys=True), error]
-                     for item, error in dead]
-        with self._connect() as con:
-            con.register("acked", table)
-            con.execute("BEGIN")
-            con.execute("INSERT INTO upload_records SELECT ?, ?, ?, fingerprint, ?, now() FROM acked",
-                        [self.endpoint, batch.partition_key, batch.kind, batch.batch_id])
-            if dead_rows:
-                con.executemany("INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, now()) "
-                                "ON CONFLICT DO NOTHING", dead_rows)
-            if complete:
-                con.execute("INSERT INTO upload_batches VALUES (?, ?, ?, ?, ?, ?, now()) ON CONFLICT DO NOTHING",
-                            [self.endpoint, batch.partition_key, batch.kind, batch.batch_id, len(batch.items),
-                             len(dead)])
-            con.execute("COMMIT")
-
-    def completed_batch_ids(self, partition_key: str) -> set[str]:
-        with self._connect() as con:
-            rows = con.execute("SELECT batch_id FROM upload_batches WHERE endpoint = ? AND partition_key = ?",
-                               [self.endpoint, partition_key]).fetchall()
-        return {r[0] for r in rows}
-
-    def position(self, partition_key: str) -> LedgerPosition:
-        with self._connect() as con:
-            batches, = con.execute("SELECT count(*) FROM upload_batches WHERE endpoint = ? AND partition_key = ?",
-                                   [self.endpoint, partition_key]).fetchone()
-            records, = con.execute("SELECT count(DISTINCT (kind, fingerprint)) FROM upload_records "
-                                   "WHERE endpoint = ? AND partition_key = ?",
-                                   [self.endpoint, partition_key]).fetchone()
-            dead, = con.execute("SELECT count(*) FROM dead_letters WHERE endpoint = ? AND partition_key = ?",
-                                [self.endpoint, partition_key]).fetchone()
-        return LedgerPosition(batches, records, dead)
-
-    def requeue_dead_letters(self, partition_key: str) -> int:
-        """Forget the partition's dead letters so the next upload sends them again (after a backend fix)."""
-        with self._connect() as con:
-            count, = con.execute("SELECT count(*) FROM dead_letters WHERE endpoint = ? AND partition_key = ?",
-                                 [self.endpoint, partition_key]).fetchone()
-            con.execute("DELETE FROM dead_letters WHERE endpoint = ? AND partition_key = ?",
-                        [self.endpoint, partition_key])
-        return count
-
-    def dead_letter_rows(self, partition_key: str) -> list[dict]:
-        with self._connect() as con:
-            cur = con.execute("SELECT kind, fingerprint, batch_id, record_json, error FROM dead_letters "
-                              "WHERE endpoint = ? AND partition_key = ? ORDER BY kind, fingerprint",
-                              [self.endpoint, partition_key])
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+    def _insert_acked(self, con: duckdb.DuckDBPyConnection, batch: Batch, fingerprints: list[int]) -> None:
+        # An Arrow table registered as a view: ~2x faster than binding a 5000-element list (measured).
+        con.register("acked", pa.table({"fingerprint": pa.array(fingerprints, pa.int64())}))
+        con.execute("INSERT INTO upload_records SELECT $1, $2, $3, fingerprint, $4, now() FROM acked",
+                    [self.endpoint, batch.partition_key, batch.kind, batch.batch_id])

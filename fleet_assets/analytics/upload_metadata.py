@@ -1,16 +1,16 @@
-"""Materialization metadata for an upload (pure: report in, metadata dict out). Never holds the token."""
+"""Materialization metadata for an upload (pure: report in, metadata dict out). Never holds the token or the
+state database's password."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
+from fleet_assets.analytics.ledger_queries import Ledger
 from fleet_assets.analytics.operations import KINDS
 from fleet_assets.analytics.upload_report import UploadReport
 
 
-def upload_metadata(report: UploadReport, ledger_path: Path) -> dict:
+def upload_metadata(report: UploadReport, ledger: Ledger) -> dict:
     pos = report.position
     elapsed = sum(report.seconds.values())
     rows = "\n".join(
@@ -35,11 +35,13 @@ def upload_metadata(report: UploadReport, ledger_path: Path) -> dict:
                            f"{pos.acked_batches} acknowledged in total",
         "ledger_acked_batches": pos.acked_batches,
         "configurations_created": report.configurations_created,
-        "ledger_path": dg.MetadataValue.path(str(ledger_path)),
+        "ledger": ledger.location,  # the file, or "postgres <url without password>"
         "seconds": dg.MetadataValue.json(report.seconds),
         "records_per_second": round(sum(report.records_sent.values()) / elapsed, 1) if elapsed else 0.0,
         "summary": dg.MetadataValue.md(summary),
     }
+    if ledger.path is not None:
+        meta["ledger_path"] = dg.MetadataValue.path(str(ledger.path))
     for kind in KINDS:
         meta[f"records_sent/{kind}"] = report.records_sent.get(kind, 0)
     return meta

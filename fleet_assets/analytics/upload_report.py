@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fleet_assets.analytics.ledger import LedgerPosition
+from fleet_assets.analytics.ledger_queries import LedgerPosition
 
 
 @dataclass

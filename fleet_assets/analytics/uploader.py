@@ -43,7 +43,7 @@ from fleet_assets.analytics import records, wire_items
 from fleet_assets.analytics.batching import Batch, pack
 from fleet_assets.analytics.delivery import BatchDelivery
 from fleet_assets.analytics.id_resolution import IdResolver
-from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.ledger_queries import Ledger
 from fleet_assets.analytics.operations import KINDS
 from fleet_assets.analytics.sender import AnalyticsSendError, GraphQLSender, StaleIdsError
 from fleet_assets.analytics.upload_report import UploadReport
@@ -110,7 +110,7 @@ def automatic_gc_paused():
 class PartitionUploader:
     """Plans one partition (ids, pending records, batches) and hands the batches to ``BatchDelivery``."""
 
-    def __init__(self, sender: GraphQLSender, ledger: UploadLedger, settings: UploadSettings,
+    def __init__(self, sender: GraphQLSender, ledger: Ledger, settings: UploadSettings,
                  logger: logging.Logger | None = None):
         self.sender = sender
         self.ledger = ledger

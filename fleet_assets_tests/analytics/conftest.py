@@ -17,11 +17,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.ledger import Ledger
 from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, FaultPlan, serve_in_thread
 from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
 from fleet_assets.analytics.upload_settings import UploadSettings
 from fleet_assets.analytics.uploader import PartitionData, PartitionUploader
+from fleet_assets.analytics.wiring import open_ledger
+from fleet_assets.storage.layout import DataLayout
 from fleet_assets.warehouse.resources import FleetStorage
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.parquet_partitions import write_partition
@@ -113,19 +115,47 @@ def _settings(**values) -> UploadSettings:
     return UploadSettings(**values)
 
 
+# Core ledger-level tests take this mark to run on both stores; the others stay on the embedded one, so the
+# Postgres store costs only the tests that exercise the ledger itself.
+BOTH_LEDGERS = pytest.mark.parametrize("ledger_store", ["embedded", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def run_upload(tmp_path: Path):
+def ledger_store(request, storage, monkeypatch):
+    """``open(endpoint)`` → the upload ledger, chosen as the product chooses it (``wiring.open_ledger``).
+
+    "embedded" (the default): the DuckDB file in ``storage``'s data dir. "postgres": a fresh database on the
+    session's real PostgreSQL, also exported as ``FLEET_STATE_URL`` so the asset and CLI subprocesses use it.
+    """
+    state_url = None
+    if getattr(request, "param", "embedded") == "postgres":
+        state_url = request.getfixturevalue("state_url")
+        monkeypatch.setenv("FLEET_STATE_URL", state_url)
+    layout = DataLayout(storage.root, state_url=state_url)
+    opened: list[Ledger] = []
+
+    def _open(endpoint: str) -> Ledger:
+        opened.append(open_ledger(layout, UploadSettings(), endpoint))
+        return opened[-1]
+
+    _open.state_url = state_url
+    yield _open
+    for ledger in opened:
+        ledger.close()
+
+
+@pytest.fixture
+def run_upload(ledger_store):
     """Upload ``data`` through the in-process sandbox transport; returns the report."""
-    ledger_path = tmp_path / "ledger.duckdb"
 
     def _run(backend: AnalyticsSandbox, data: PartitionData, key: str = DAY, retry: RetryPolicy = FAST_RETRY,
              **settings) -> object:
-        ledger = UploadLedger(ledger_path, "sandbox://test")
+        ledger = ledger_store("sandbox://test")
         with GraphQLSender("http://sandbox.test/graphql", httpx_transport=AnalyticsSandboxTransport(backend),
                            retry=retry) as sender:
             return PartitionUploader(sender, ledger, _settings(**settings)).upload(key, data)
 
-    _run.ledger = lambda: UploadLedger(ledger_path, "sandbox://test")
+    _run.ledger = lambda: ledger_store("sandbox://test")
     return _run
 
 

@@ -15,7 +15,7 @@ from fleet_assets.analytics.resources import AnalyticsResource
 from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan
 from fleet_assets.analytics.uploader import PartitionData, UploadIncompleteError
 
-from .conftest import make_day, vin
+from .conftest import BOTH_LEDGERS, make_day, vin
 
 DAY1, DAY2 = "2025-06-01", "2025-06-02"
 
@@ -28,6 +28,7 @@ def _gps_per_configuration(backend: AnalyticsSandbox) -> list[int]:
     return sorted(Counter(cid for cid, _time in backend.data.rows["gps"]).values())
 
 
+@BOTH_LEDGERS
 def test_backend_that_forgot_its_ids_is_re_resolved_not_bisected(run_upload):
     day1, day2 = _small(DAY1), _small(DAY2)
     backend = AnalyticsSandbox()
@@ -94,7 +95,8 @@ def test_same_backend_by_another_url_with_one_backend_id_sends_nothing_twice(sto
     assert backend.stored_counts() == day.expected
 
 
-def test_declaring_a_reset_backend_sends_everything_again(storage, write_day, loopback):
+@BOTH_LEDGERS
+def test_declaring_a_reset_backend_sends_everything_again(storage, write_day, loopback, ledger_store):
     day = _small(DAY1)
     write_day(day, DAY1)
     backend, url = loopback()
@@ -106,4 +108,9 @@ def test_declaring_a_reset_backend_sends_everything_again(storage, write_day, lo
         resent = _materialize(storage, AnalyticsResource(endpoint=url, backend_generation="wiped-2026-12-01"),
                               instance)
     assert resent["backend_id"].value == f"{normalise_endpoint(url)}#wiped-2026-12-01"
+    # The store the asset chose (FLEET_STATE_URL set or not), shown without a password.
+    expected = ledger_store(normalise_endpoint(url)).location
+    assert resent["ledger"].value == expected and (expected.startswith("postgres postgresql://")
+                                                   == bool(ledger_store.state_url))
+    assert ledger_store(resent["backend_id"].value).position(DAY1).acked_records == sum(day.expected.values())
     assert backend.stored_counts() == day.expected and resent["dead_lettered"].value == 0

@@ -1,7 +1,7 @@
 """Issue 12 item 19: uploads of different days run together in separate processes over ONE ledger.
 
 The ledger is locked only for its short reads and commits, so neither upload waits for the other to finish,
-and both are still delivered exactly once.
+and both are still delivered exactly once. Issue 10: the same with the ledger in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ import subprocess
 import sys
 import time
 
-from fleet_assets.analytics.ledger import UploadLedger, normalise_endpoint
+from fleet_assets.analytics.ledger import normalise_endpoint
 from fleet_assets.analytics.sandbox import AnalyticsSandbox, serve_in_thread
 
-from .conftest import make_day
+from .conftest import BOTH_LEDGERS, make_day
 
 DAYS = ("2025-06-01", "2025-06-02")
 
 
-def test_two_days_upload_concurrently_in_two_processes_exactly_once(storage, write_day):
+@BOTH_LEDGERS  # with "postgres", both CLI processes inherit FLEET_STATE_URL: one shared Postgres ledger
+def test_two_days_upload_concurrently_in_two_processes_exactly_once(storage, write_day, ledger_store):
     days = {key: make_day(key, points=200, events=120, dtcs=4) for key in DAYS}
     for key, d in days.items():
         write_day(d, key)
@@ -52,11 +53,12 @@ def test_two_days_upload_concurrently_in_two_processes_exactly_once(storage, wri
     # Exactly once, both days, one ledger.
     assert backend.stored_counts() == {k: sum(d.expected[k] for d in days.values()) for k in days[DAYS[0]].expected}
     assert sum(backend.duplicate_deliveries.values()) == 0
-    ledger = UploadLedger(storage.ledger_path, normalise_endpoint(url))
+    ledger = ledger_store(normalise_endpoint(url))
     for key, d in days.items():
         assert reports[key]["records_sent"] == d.expected
         assert ledger.position(key).acked_records == sum(d.expected.values())
     assert backend.configuration_count == 5  # the shared vehicles' configurations were created once
+    assert storage.ledger_path.exists() == (ledger_store.state_url is None)  # the store FLEET_STATE_URL chose
 
 
 def test_two_days_on_the_embedded_backend_in_two_processes_share_one_store(storage, write_day):

@@ -1,4 +1,5 @@
-"""SIGKILL the uploader right after the backend committed a batch, then re-run (real processes, loopback HTTP)."""
+"""SIGKILL the uploader right after the backend committed a batch, then re-run (real processes, loopback HTTP),
+with the ledger in the DuckDB file and (issue 10) in a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -36,9 +37,13 @@ def _cli(url: str, data_dir: Path) -> list[str]:
             "--max-attempts", "10", "--json", "-q"]
 
 
-@pytest.mark.parametrize("faults", [FaultPlan(), FaultPlan.uniform(0.2, seed=4, hang_seconds=HANG_S)],
-                         ids=["no-faults", "20pct-faults"])
-def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, storage, write_day, faults):
+@pytest.mark.parametrize("faults,ledger_store", [
+    pytest.param(FaultPlan(), "embedded", id="no-faults-embedded"),
+    pytest.param(FaultPlan.uniform(0.2, seed=4, hang_seconds=HANG_S), "embedded", id="20pct-faults-embedded"),
+    pytest.param(FaultPlan(), "postgres", id="no-faults-postgres"),  # the CLI child inherits FLEET_STATE_URL
+], indirect=["ledger_store"])
+def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, storage, write_day, faults,
+                                                                        ledger_store):
     write_day(day)
     backend = AnalyticsSandbox(faults)
     child: dict[str, subprocess.Popen] = {}
@@ -56,7 +61,7 @@ def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, sto
         child["p"].communicate(timeout=60)
         assert child["p"].returncode == -signal.SIGKILL
 
-        ledger = UploadLedger(storage.ledger_path, url)
+        ledger = ledger_store(url)
         acked_before = ledger.completed_batch_ids(DAY)
         stored_mid = sum(backend.stored_counts().values())
         assert 0 < len(acked_before) and stored_mid < sum(day.expected.values())

@@ -12,7 +12,10 @@ from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan
 from fleet_assets.analytics.uploader import PartitionData
 
+from .conftest import BOTH_LEDGERS
 
+
+@BOTH_LEDGERS
 def test_twenty_percent_faults_deliver_every_row_once(day, run_upload):
     backend = AnalyticsSandbox(FaultPlan.uniform(0.20, seed=7))
     report = run_upload(backend, day.data, max_points_per_request=100)
@@ -72,6 +75,7 @@ def test_changed_partition_sends_only_new_or_corrected_rows(day, run_upload):
     assert any(v[0] == 12.5 for v in backend.data.rows["gps"].values())
 
 
+@BOTH_LEDGERS
 def test_poisoned_record_is_dead_lettered_and_the_rest_delivered(day, run_upload):
     backend = AnalyticsSandbox(FaultPlan(seed=11, poison_rate=0.002))
     report = run_upload(backend, day.data, max_points_per_request=500)

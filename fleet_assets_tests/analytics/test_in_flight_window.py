@@ -8,7 +8,6 @@ import time
 import httpx
 import pytest
 
-from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, FaultPlan
 from fleet_assets.analytics.sender import GraphQLSender
 from fleet_assets.analytics.upload_settings import UploadSettings
@@ -41,18 +40,19 @@ class CountingTransport(httpx.BaseTransport):
                 self.outstanding -= 1
 
 
-def _upload(tmp_path, data, transport, window):
-    ledger = UploadLedger(tmp_path / f"ledger-{window}.duckdb", "sandbox://test")
+def _upload(open_ledger, data, transport, window):
+    ledger = open_ledger("sandbox://test")
     settings = UploadSettings(max_points_per_request=100, max_in_flight=window)
     with GraphQLSender("http://sandbox.test/graphql", httpx_transport=transport, retry=FAST_RETRY) as sender:
         return PartitionUploader(sender, ledger, settings).upload(DAY, data), ledger
 
 
-@pytest.mark.parametrize("window", [1, 3])
-def test_window_bounds_outstanding_requests_and_delivers_exactly_once(day, tmp_path, window):
+@pytest.mark.parametrize("window,ledger_store", [(1, "embedded"), (3, "embedded"), (3, "postgres")],
+                         indirect=["ledger_store"])
+def test_window_bounds_outstanding_requests_and_delivers_exactly_once(day, ledger_store, window):
     backend = AnalyticsSandbox()
     transport = CountingTransport(backend, delay=0.05)  # longer than a ledger commit (~25 ms), so the window fills
-    report, ledger = _upload(tmp_path, day.data, transport, window)
+    report, ledger = _upload(ledger_store, day.data, transport, window)
 
     assert transport.max_outstanding == window  # overlapped when allowed, never more than allowed
     assert backend.stored_counts() == day.expected
@@ -61,14 +61,14 @@ def test_window_bounds_outstanding_requests_and_delivers_exactly_once(day, tmp_p
     assert ledger.position(DAY).acked_records == sum(day.expected.values())
 
 
-def test_window_under_faults_loses_nothing_and_a_rerun_sends_nothing(day, tmp_path):
+def test_window_under_faults_loses_nothing_and_a_rerun_sends_nothing(day, ledger_store):
     backend = AnalyticsSandbox(FaultPlan.uniform(0.2, seed=11, hang_seconds=0.0))
-    report, ledger = _upload(tmp_path, day.data, CountingTransport(backend, delay=0.002), 3)
+    report, ledger = _upload(ledger_store, day.data, CountingTransport(backend, delay=0.002), 3)
     assert backend.stored_counts() == day.expected
     assert report.retries > 0
     data_fields = ("upsertGpsData", "upsertSignalData", "upsertDtcData", "createNetworkStats")
     before = {f: backend.requests[f] for f in data_fields}
-    again, _ = _upload(tmp_path, day.data, CountingTransport(backend, delay=0.0), 3)
+    again, _ = _upload(ledger_store, day.data, CountingTransport(backend, delay=0.0), 3)
     assert sum(again.records_sent.values()) == 0
     assert {f: backend.requests[f] for f in data_fields} == before  # the re-run sent no data request
     assert backend.stored_counts() == day.expected
