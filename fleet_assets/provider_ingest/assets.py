@@ -24,6 +24,7 @@ from fleet_assets.partitions import daily_partitions
 from fleet_assets.provider_ingest.fetch import fetch_motive_day, fetch_samsara_day, open_client
 from fleet_assets.provider_ingest.metadata import summary_markdown, table_metadata
 from fleet_assets.provider_ingest.normalize import normalize_provider_day
+from fleet_assets.provider_ingest.pools import PROVIDER_POOLS
 from fleet_assets.schema import conform, empty_telemetry_table
 from fleet_assets.storage.parquet_partitions import read_partition
 from fleet_assets.storage.publish import publish_partition
@@ -86,6 +87,7 @@ def _quarantine_check(raw, path) -> dg.AssetCheckResult:
 def _raw_asset(provider: str, fetch):
     @dg.asset(
         name=f"raw_{provider}",
+        pool=PROVIDER_POOLS[provider],  # bounds fetches at once across runs; each takes its share (pools.py)
         partitions_def=daily_partitions,
         group_name="providers",
         kinds={provider, "json"},

@@ -16,7 +16,9 @@ Where each setting comes from, resolved in ``get_client()`` (never at import):
   simulated data stored as the day's data. Sandbox answers are marked (see
   ``ProviderClient.served_by_sandbox``) and the raw manifest says so.
 Every client of one provider and base URL in this process shares one rate
-budget, so concurrent assets cannot jointly exceed the provider's limit.
+budget, so concurrent assets cannot jointly exceed the provider's limit; across
+runs and machines, the provider's pool bounds the fetches at once and each takes
+its share of the budget (``pools``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import threading
 from typing import ClassVar, Optional
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
+from fleet_assets.provider_ingest.pools import PROVIDER_POOLS, concurrent_fetches
 from fleet_assets.providers import motive as motive_mod
 from fleet_assets.providers import samsara as samsara_mod
 from fleet_assets.providers.client import ProviderClient, public_url
@@ -79,6 +82,21 @@ class _ProviderResource(dg.ConfigurableResource):
     sandbox_malformed_records: bool = Field(default=False, description="Sandbox only: serve a few records that "
                                             "fail validation (they are quarantined).")
 
+    _share: tuple[int, str] = PrivateAttr(default=(1, ""))  # (n, why): this run's fetch is one of n at once
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Read, at run time, how many fetches of the provider may run at once (``pools.concurrent_fetches``)."""
+        bound = concurrent_fetches(context.instance, self._client_class.provider) if context.instance else None
+        if bound is not None:
+            self._share = bound
+            if bound[0] > 1:
+                context.log.info(f"{self._client_class.provider}: {bound[1]}, so this fetch paces itself at "
+                                 f"1/{bound[0]} of the provider's rate limits")
+        elif context.instance is not None and not context.instance.is_ephemeral:
+            context.log.warning(f"{self._client_class.provider}: nothing limits how many fetches run at once on "
+                                f"this instance, so each uses the whole rate budget; set a limit with `dagster "
+                                f"instance concurrency set {PROVIDER_POOLS[self._client_class.provider]} N`")
+
     def _settings(self, provider: str, credential: str, env_var: str, base_url: str) -> ClientSettings:
         parse_verify(self.verify_ssl, provider)  # fail early with a clear message on a bad CA path
         return ClientSettings(
@@ -124,7 +142,8 @@ class _ProviderResource(dg.ConfigurableResource):
         credential = self._credential()
         base_url, origin = self._base_url()
         if credential:
-            settings = self._settings(cls.provider, credential, cls.credential_env_var, base_url)
+            settings = cls.settings_for_share(self._settings(cls.provider, credential, cls.credential_env_var, base_url),
+                                              *self._share)
             rate = settings.rate_limit_per_s or cls.default_rate_limit_per_s
             per_endpoint = {  # one budget per endpoint in this process, like the provider-wide one
                 name: shared_limiter(cls.provider, f"{base_url}#{name}", cap * CAP_HEADROOM, 1)

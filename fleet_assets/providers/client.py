@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from fleet_assets.providers.endpoints import REGISTRY, Endpoint, EndpointRegistry
+from fleet_assets.providers.errors import ProviderConfigError
 from fleet_assets.providers.http import ProviderSession
 from fleet_assets.providers.paging import collect
 from fleet_assets.providers.ratelimit import RateLimiter
@@ -98,6 +100,23 @@ class ProviderClient:
             caps = {name: ep.rate_per_s for name in registry.list_endpoints(cls.provider)
                     if (ep := registry.get(cls.provider, name)).rate_per_s}
         return {**caps, **settings.endpoint_rate_limits}
+
+    @classmethod
+    def settings_for_share(cls, settings: ClientSettings, n: int, why: str = "") -> ClientSettings:
+        """``settings`` for one of ``n`` fetches running at once against the same account (``why``: what says n).
+
+        Each gets 1/n of the provider-wide rate, of every endpoint's cap and of the simultaneous requests
+        (Motive documents at most 10), so n of them together never exceed the documented limits.
+        """
+        if n <= 1:
+            return settings
+        if settings.max_concurrency < n:
+            raise ProviderConfigError(cls.provider, "config", f"{n} fetches may run at once ({why}), but "
+                                      f"{settings.max_concurrency} simultaneous requests cannot be shared {n} ways: "
+                                      f"allow at most {settings.max_concurrency} at once")
+        rate = settings.rate_limit_per_s or cls.default_rate_limit_per_s
+        return replace(settings, rate_limit_per_s=rate / n, max_concurrency=settings.max_concurrency // n,
+                       endpoint_rate_limits={name: cap / n for name, cap in cls.endpoint_caps_for(settings).items()})
 
     def __repr__(self) -> str:  # never shows the credential
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
