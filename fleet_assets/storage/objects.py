@@ -208,6 +208,7 @@ class S3Store:
     bucket: str
     prefix: str = ""
     client: object = field(default=None, repr=False)
+    multipart_threshold: int = _MULTIPART_THRESHOLD  # larger objects go up as a multipart upload
 
     def __post_init__(self) -> None:
         self.prefix = _clean(self.prefix)
@@ -261,7 +262,7 @@ class S3Store:
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import ClientError
 
-        config = TransferConfig(multipart_threshold=_MULTIPART_THRESHOLD, multipart_chunksize=_MULTIPART_THRESHOLD)
+        config = TransferConfig(multipart_threshold=self.multipart_threshold, multipart_chunksize=self.multipart_threshold)
         try:
             self.client.upload_file(str(local_file), self.bucket, self._key(key), Config=config)
         except ClientError as exc:
