@@ -346,9 +346,15 @@ class S3Store:
 
     def delete_prefix(self, prefix: str) -> int:
         keys = [self._key(k) for k in self.list(prefix)]
+        from botocore.exceptions import ClientError
+
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            try:
+                self._call("delete", self.client.delete_objects,
+                           Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            except ClientError as exc:
+                raise _storage_error(exc, self) from None
         return len(keys)
 
     def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
