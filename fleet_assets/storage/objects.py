@@ -67,6 +67,12 @@ def _hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+def _temp_beside(target: Path) -> Path:
+    """A hidden temp name in ``target``'s directory (same filesystem: ``os.replace``/``os.link`` are atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+
+
 @dataclass(frozen=True)
 class LocalStore:
     """A directory on local disk (the embedded default)."""
@@ -82,8 +88,7 @@ class LocalStore:
         return Path(self.root) / _clean(key)
 
     def _staged(self, target: Path, data: bytes) -> Path:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        tmp = _temp_beside(target)
         with open(tmp, "wb") as fh:
             fh.write(data)
             if self.fsync:
@@ -122,7 +127,7 @@ class LocalStore:
         if consume and Path(local_file).parent == target.parent:
             tmp = Path(local_file)
         else:
-            tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+            tmp = _temp_beside(target)
             shutil.copyfile(local_file, tmp)
         try:
             if self.fsync:
@@ -135,9 +140,7 @@ class LocalStore:
 
     def staging_file(self, key: str) -> Path:
         """A hidden temp name next to ``key`` (same filesystem, so :meth:`upload` can rename it in)."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        return _temp_beside(self.path(key))
 
     def create(self, key: str, data: bytes) -> bool:
         target = self.path(key)
@@ -423,10 +426,6 @@ class StoreDir:
         fs, base = self.store.arrow_filesystem()
         rel = self.key(*parts)
         return fs, f"{base}/{rel}" if rel else base
-
-    def exists(self) -> bool:
-        """Whether any object lives under this prefix."""
-        return bool(self.store.list(self.prefix))
 
 
 def as_dir(root: StoreDir | str | Path) -> StoreDir:

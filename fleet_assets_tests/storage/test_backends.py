@@ -70,6 +70,8 @@ def test_retention_and_load_date_range(layout, make_rows):
     df = load_date_range("2026-01-02", date(2026, 1, 3), layout=layout)
     assert len(df) == 10 and str(df["timestamp"].min()) == "2026-01-02 00:00:00+00:00"
     assert load_date_range("2027-01-01", "2027-01-02", layout=layout).empty
+    with pytest.raises(ValueError, match="is after end"):
+        load_date_range("2026-01-03", "2026-01-01", layout=layout)
     planned = delete_old_partitions(layout.store_root, 2, today=date(2026, 1, 5), dry_run=True)
     assert {(e.area, e.day) for e in planned} == {(a, d) for a in ("parquet", "raw") for d in DAYS[:2]}
     assert list_partitions(layout.dataset("telemetry")) == list(DAYS)
