@@ -490,10 +490,14 @@ def ensure_conditional_writes(store: ObjectStore) -> None:
 
     Local stores need no probe (``os.link`` is create-only by construction).
     """
-    if isinstance(store, LocalStore) or store.url in _CHECKED:
+    if isinstance(store, LocalStore):
+        return
+    client = getattr(store, "client", None)
+    where = f"{store.url} via {client.meta.endpoint_url if client is not None else '?'}"  # same bucket, other endpoint
+    if where in _CHECKED:
         return
     check_conditional_writes(store)
-    _CHECKED.add(store.url)
+    _CHECKED.add(where)
 
 
 def check_conditional_writes(store: ObjectStore) -> None:

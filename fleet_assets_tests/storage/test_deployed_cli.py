@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from fleet_assets.storage.layout import DataLayout
-from fleet_assets.storage.objects import StorageError, check_conditional_writes, open_store
+from fleet_assets.storage.objects import StorageError, check_conditional_writes, ensure_conditional_writes, open_store
 from fleet_assets.storage.parquet_partitions import write_partition
 
 DAYS = ("2026-01-01", "2026-01-02")
@@ -108,10 +108,11 @@ def test_bad_credentials(s3_auth_server, tmp_path, monkeypatch, make_rows):
 def test_bucket_without_conditional_writes_is_refused_at_start(populated_bucket, no_conditional_s3, tmp_path,
                                                                monkeypatch):
     url, before = populated_bucket
+    ensure_conditional_writes(open_store(url))  # passes on the real endpoint (and is remembered) ...
     monkeypatch.setenv("FLEET_STORAGE_URL", url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", no_conditional_s3)
     with pytest.raises(StorageError, match="does not enforce conditional writes"):
-        check_conditional_writes(open_store(url))
+        ensure_conditional_writes(open_store(url))  # ... but the same bucket through another endpoint is probed again
     _refused(tmp_path, "does not enforce conditional writes", "FLEET_STORAGE_URL")
     store = open_store(url)
     assert _s3_keys(store.client, store.bucket) == before  # nothing pruned, no probe object left
