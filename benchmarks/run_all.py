@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("provider_fetch", "pipeline_write", "edge_buffer", "ingest_load", "ingest_big_chunk", "sensor_tick",
-              "analytics_upload", "run_overhead")
+              "analytics_upload", "run_overhead", "storage_s3")
 
 
 def main(argv: list[str] | None = None) -> int:

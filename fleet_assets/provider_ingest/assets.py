@@ -79,7 +79,7 @@ def _quarantine_check(raw, path) -> dg.AssetCheckResult:
     count = raw.counts.get("quarantined", 0)
     meta: dict = {"quarantined_records": count}
     if count:
-        meta["file"] = dg.MetadataValue.path(str(path / "quarantine.ndjson.gz"))
+        meta["file"] = dg.MetadataValue.path(f"{path}/quarantine.ndjson.gz")  # a local path or an s3:// URL
     return dg.AssetCheckResult(check_name=QUARANTINE_CHECK, passed=count == 0, severity=dg.AssetCheckSeverity.WARN,
                                metadata=meta)
 

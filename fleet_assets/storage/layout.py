@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from fleet_assets import settings
-from fleet_assets.storage.objects import LocalStore, ObjectStore, open_store
+from fleet_assets.storage.objects import LocalStore, ObjectStore, StoreDir, open_store
 
 PARQUET_PREFIX = "parquet"
 RAW_PREFIX = "raw"
@@ -41,6 +41,12 @@ class DataLayout:
     def __post_init__(self) -> None:
         if self.data_dir is None:  # resolved once, at construction, like the resource's default
             object.__setattr__(self, "data_dir", settings.data_dir())
+
+    @classmethod
+    def from_settings(cls, data_dir: str | Path | None = None) -> DataLayout:
+        """The layout the environment names: ``FLEET_DATA_DIR``, ``FLEET_STORAGE_URL`` and ``FLEET_STATE_URL``."""
+        url = settings.storage_url() if settings.is_set(settings.STORAGE_URL_ENV) else None
+        return cls(data_dir, storage_url=url, state_url=settings.state_url())
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -69,16 +75,23 @@ class DataLayout:
         return Path(self.data_dir).expanduser().resolve()
 
     @property
-    def parquet_dir(self) -> Path:
-        return self.root / "parquet"
+    def parquet_dir(self) -> StoreDir:
+        """Where the Parquet datasets live (``parquet/`` in the store)."""
+        return StoreDir(self.store, PARQUET_PREFIX)
 
-    def dataset(self, name: str) -> Path:
+    def dataset(self, name: str) -> StoreDir:
         """Root of a Hive-partitioned Parquet dataset, e.g. ``dataset('telemetry')``."""
-        return self.parquet_dir / name
+        return StoreDir(self.store, self.dataset_key(name))
 
     @property
-    def raw_dir(self) -> Path:
-        return self.root / "raw"
+    def raw_dir(self) -> StoreDir:
+        """The raw provider fetches (``raw/`` in the store)."""
+        return StoreDir(self.store, RAW_PREFIX)
+
+    @property
+    def store_root(self) -> StoreDir:
+        """The whole store (retention walks ``parquet/`` and ``raw/`` below it)."""
+        return StoreDir(self.store)
 
     @property
     def duckdb_path(self) -> Path:

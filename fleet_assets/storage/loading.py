@@ -1,7 +1,8 @@
 """Load a date range of a dataset into pandas (the seed's ``load_date_range``).
 
-Reads only the partition files inside the range, so the cost follows the
-range, not the history size.
+Reads only the partitions inside the range (one listing, then one read per
+day), so the cost follows the range, not the history size; works on local disk
+and object storage alike.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from fleet_assets.days import partition_key
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.layout import DataLayout
-from fleet_assets.storage.parquet_partitions import PART_FILE, list_partitions, partition_dir
+from fleet_assets.storage.parquet_partitions import list_partitions, read_partition
 
 
 def load_date_range(
@@ -24,18 +24,20 @@ def load_date_range(
     end: str | date,
     dataset: str = "telemetry",
     data_dir: str | Path | None = None,
+    *,
+    layout: DataLayout | None = None,
 ) -> pd.DataFrame:
     """Rows of ``dataset`` for the UTC days ``start``..``end`` (both inclusive), sorted as stored.
 
-    ``data_dir`` defaults to ``FLEET_DATA_DIR``. An empty range returns an
-    empty frame with the dataset's columns (telemetry schema for telemetry).
+    ``layout`` (or else ``data_dir`` and the environment: ``FLEET_DATA_DIR``, ``FLEET_STORAGE_URL``) says
+    where the data lives. An empty range returns an empty frame with the dataset's columns (telemetry schema for telemetry).
     """
     lo, hi = partition_key(start), partition_key(end)
     if lo > hi:
         raise ValueError(f"start {lo} is after end {hi}")
-    root = DataLayout(data_dir).dataset(dataset)
-    keys = [k for k in list_partitions(root) if lo <= k <= hi]
-    tables = [pq.read_table(partition_dir(root, k) / PART_FILE) for k in keys]
+    root = (layout or DataLayout.from_settings(data_dir)).dataset(dataset)
+    tables = [read_partition(root, k) for k in list_partitions(root) if lo <= k <= hi]
+    tables = [t for t in tables if t is not None]  # a day deleted between listing and reading
     if not tables:
         schema = TELEMETRY_SCHEMA if dataset == "telemetry" or dataset.startswith("normalized_") else pa.schema([])
         return schema.empty_table().to_pandas()

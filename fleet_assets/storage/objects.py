@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -41,7 +44,8 @@ class ObjectStore(Protocol):
 
     def read(self, key: str) -> bytes | None: ...
     def write(self, key: str, data: bytes) -> None: ...
-    def upload(self, key: str, local_file: Path) -> None: ...
+    def upload(self, key: str, local_file: Path, *, consume: bool = False) -> None: ...
+    def staging_file(self, key: str) -> Path: ...
     def create(self, key: str, data: bytes) -> bool: ...
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int | None: ...
@@ -63,6 +67,12 @@ def _hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+def _temp_beside(target: Path) -> Path:
+    """A hidden temp name in ``target``'s directory (same filesystem: ``os.replace``/``os.link`` are atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+
+
 @dataclass(frozen=True)
 class LocalStore:
     """A directory on local disk (the embedded default)."""
@@ -78,8 +88,7 @@ class LocalStore:
         return Path(self.root) / _clean(key)
 
     def _staged(self, target: Path, data: bytes) -> Path:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        tmp = _temp_beside(target)
         with open(tmp, "wb") as fh:
             fh.write(data)
             if self.fsync:
@@ -110,12 +119,17 @@ class LocalStore:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def upload(self, key: str, local_file: Path) -> None:
+    def upload(self, key: str, local_file: Path, *, consume: bool = False) -> None:
+        """Replace ``key`` with a finished local file; ``consume`` moves it (no copy) when it is a
+        :meth:`staging_file` of this key, so a large partition is written once, fsynced and renamed."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        try:
+        if consume and Path(local_file).parent == target.parent:
+            tmp = Path(local_file)
+        else:
+            tmp = _temp_beside(target)
             shutil.copyfile(local_file, tmp)
+        try:
             if self.fsync:
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
@@ -123,6 +137,10 @@ class LocalStore:
             self._sync_dir(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def staging_file(self, key: str) -> Path:
+        """A hidden temp name next to ``key`` (same filesystem, so :meth:`upload` can rename it in)."""
+        return _temp_beside(self.path(key))
 
     def create(self, key: str, data: bytes) -> bool:
         target = self.path(key)
@@ -193,6 +211,7 @@ class S3Store:
     bucket: str
     prefix: str = ""
     client: object = field(default=None, repr=False)
+    multipart_threshold: int = _MULTIPART_THRESHOLD  # larger objects go up as a multipart upload
 
     def __post_init__(self) -> None:
         self.prefix = _clean(self.prefix)
@@ -238,17 +257,30 @@ class S3Store:
         except ClientError as exc:
             raise _storage_error(exc, self) from None
 
-    def upload(self, key: str, local_file: Path) -> None:
+    def upload(self, key: str, local_file: Path, *, consume: bool = False) -> None:
+        """One PUT, or above 64 MB a multipart upload that only becomes visible once completed.
+
+        Never a streamed write: an interrupted stream can still complete a partial object.
+        """
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import ClientError
 
-        config = TransferConfig(multipart_threshold=_MULTIPART_THRESHOLD, multipart_chunksize=_MULTIPART_THRESHOLD)
+        config = TransferConfig(multipart_threshold=self.multipart_threshold, multipart_chunksize=self.multipart_threshold)
         try:
             self.client.upload_file(str(local_file), self.bucket, self._key(key), Config=config)
         except ClientError as exc:
             raise _storage_error(exc, self) from None
         except Exception as exc:  # boto3's transfer wraps errors (S3UploadFailedError)
             raise StorageError(f"upload of {key} to {self.url} failed: {exc}") from None
+        finally:
+            if consume:
+                Path(local_file).unlink(missing_ok=True)
+
+    def staging_file(self, key: str) -> Path:
+        """A local temp file to build an object in before :meth:`upload` (never written to S3 in pieces)."""
+        fd, name = tempfile.mkstemp(prefix=".fleet-", suffix=".tmp")
+        os.close(fd)
+        return Path(name)
 
     def create(self, key: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError
@@ -317,9 +349,15 @@ class S3Store:
 
     def delete_prefix(self, prefix: str) -> int:
         keys = [self._key(k) for k in self.list(prefix)]
+        from botocore.exceptions import ClientError
+
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            try:
+                self._call("delete", self.client.delete_objects,
+                           Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            except ClientError as exc:
+                raise _storage_error(exc, self) from None
         return len(keys)
 
     def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
@@ -337,6 +375,64 @@ class S3Store:
                           scheme=endpoint.scheme)
         base = f"{self.bucket}/{self.prefix}".rstrip("/")
         return pafs.S3FileSystem(**kwargs), base
+
+
+@contextmanager
+def staged_file(store: ObjectStore, key: str) -> Iterator[Path]:
+    """A temp file to build ``key`` in; ``store.upload(key, path, consume=True)`` publishes it, else it is removed."""
+    path = store.staging_file(key)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class StoreDir:
+    """A key prefix in a store (a dataset root, the raw store): what storage functions take instead of a path.
+
+    Callers keep their shape (``read_partition(layout.dataset("telemetry"), day)``) whatever the backend.
+    """
+
+    store: ObjectStore
+    prefix: str = ""
+
+    def key(self, *parts: str) -> str:
+        return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
+
+    def child(self, *parts: str) -> StoreDir:
+        return StoreDir(self.store, self.key(*parts))
+
+    @property
+    def name(self) -> str:
+        return self.prefix.rsplit("/", 1)[-1]
+
+    @property
+    def local_path(self) -> Path | None:
+        """The directory on disk for a local store, else ``None``."""
+        return self.store.path(self.prefix) if isinstance(self.store, LocalStore) else None
+
+    @property
+    def url(self) -> str:
+        return f"{self.store.url}/{self.prefix}".rstrip("/")
+
+    def location(self, *parts: str) -> Path | str:
+        """For UI metadata and messages: the local path, or the object URL on object storage."""
+        local = self.local_path
+        return local.joinpath(*parts) if local is not None else "/".join([self.url, *parts])
+
+    def arrow_path(self, *parts: str) -> tuple[pafs.FileSystem, str]:
+        """``(pyarrow filesystem, path)`` of a key below this prefix, for pyarrow datasets and DuckDB."""
+        fs, base = self.store.arrow_filesystem()
+        rel = self.key(*parts)
+        return fs, f"{base}/{rel}" if rel else base
+
+
+def as_dir(root: StoreDir | str | Path) -> StoreDir:
+    """A ``StoreDir`` as is; a local directory path as the root of a local store (embedded tools and tests)."""
+    if isinstance(root, StoreDir):
+        return root
+    return StoreDir(LocalStore(Path(root)))
 
 
 def _code(exc) -> str:
@@ -384,6 +480,24 @@ def open_store(url: str, *, fsync: bool = True) -> ObjectStore:
     if parsed.scheme == "":
         return LocalStore(Path(url).expanduser().resolve(), fsync=fsync)
     raise StorageError(f"FLEET_STORAGE_URL {url!r}: unsupported scheme {parsed.scheme!r} (use file:// or s3://)")
+
+
+_CHECKED: set[str] = set()
+
+
+def ensure_conditional_writes(store: ObjectStore) -> None:
+    """:func:`check_conditional_writes` once per process and store URL (start-up of a run, the CLI).
+
+    Local stores need no probe (``os.link`` is create-only by construction).
+    """
+    if isinstance(store, LocalStore):
+        return
+    client = getattr(store, "client", None)
+    where = f"{store.url} via {client.meta.endpoint_url if client is not None else '?'}"  # same bucket, other endpoint
+    if where in _CHECKED:
+        return
+    check_conditional_writes(store)
+    _CHECKED.add(where)
 
 
 def check_conditional_writes(store: ObjectStore) -> None:

@@ -19,12 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
 
-from fleet_assets.storage.parquet_partitions import PartitionWrite, read_partition, write_partition
+from fleet_assets.storage.parquet_partitions import Dataset, PartitionWrite, read_partition, write_partition
 
 
 class ValidationError(ValueError):
@@ -51,7 +50,7 @@ def validate_or_raise(table: pa.Table, day: str | date, rules: Rules) -> None:
         raise ValidationError(f"{rules.dataset} for {day} failed validation, nothing written: {failed}")
 
 
-def publish_partition(dataset_root: Path, day: str | date, table: pa.Table, rules: Rules) -> Published:
+def publish_partition(dataset_root: Dataset, day: str | date, table: pa.Table, rules: Rules) -> Published:
     """Validate ``table`` (raise, nothing written), replace the partition of ``day``, read it back, re-check."""
     validate_or_raise(table, day, rules)
     written = write_partition(dataset_root, day, table)

@@ -15,7 +15,7 @@ class RetentionConfig(dg.Config):
 @dg.op(description="Delete Parquet and raw partitions older than keep_days.")
 def prune_old_partitions(context: dg.OpExecutionContext, config: RetentionConfig, storage: FleetStorage) -> int:
     expired = delete_old_partitions(
-        storage.root,
+        storage.layout.store_root,
         config.keep_days,
         dry_run=config.dry_run,
         progress=lambda e: context.log.info(f"{'would delete' if config.dry_run else 'deleting'} {e.area}/{e.dataset}/date={e.day}"),

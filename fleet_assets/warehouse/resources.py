@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from fleet_assets import settings
 from fleet_assets.storage.layout import DataLayout
+from fleet_assets.storage.objects import StoreDir, ensure_conditional_writes
 
 
 class FleetStorage(dg.ConfigurableResource):
@@ -27,22 +28,30 @@ class FleetStorage(dg.ConfigurableResource):
                     "unset = the data directory.")
 
 
+    _layout: DataLayout | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """On object storage, refuse at start-up a bucket that ignores conditional writes (once per process)."""
+        ensure_conditional_writes(self.layout.store)
+
     @property
     def layout(self) -> DataLayout:
         # The state URL may carry a password, so it is read from FLEET_STATE_URL at run time and never
-        # becomes resource config (which the UI shows).
-        return DataLayout(self.data_dir, storage_url=self.storage_url, state_url=settings.state_url())
+        # becomes resource config (which the UI shows). Built once: its store holds one S3 client.
+        if self._layout is None:
+            self._layout = DataLayout(self.data_dir, storage_url=self.storage_url, state_url=settings.state_url())
+        return self._layout
 
-    # The paths asset code uses, straight from the layout (defined there, not here).
+    # The locations asset code uses, straight from the layout (defined there, not here).
     @property
     def root(self) -> Path:
         return self.layout.root
 
-    def dataset(self, name: str) -> Path:
+    def dataset(self, name: str) -> StoreDir:
         return self.layout.dataset(name)
 
     @property
-    def raw_dir(self) -> Path:
+    def raw_dir(self) -> StoreDir:
         return self.layout.raw_dir
 
     @property

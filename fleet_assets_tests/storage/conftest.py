@@ -1,6 +1,18 @@
-"""Small unified-schema tables for storage tests."""
+"""Small unified-schema tables for storage tests; deployed-mode services of this test area."""
 
+import http.client
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pytest
@@ -25,3 +37,131 @@ def telemetry_rows(day: str, n: int, provider: str = "samsara") -> pa.Table:
 @pytest.fixture
 def make_rows():
     return telemetry_rows
+
+
+# --- deployed-mode services of this test area (the root conftest provides the plain S3 server) -------------
+
+
+def _start_moto(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """``moto_server`` on ``port`` with extra environment; returns once it answers."""
+    import httpx
+
+    moto = Path(sys.executable).with_name("moto_server")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env}, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class AuthS3:
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+
+    def client(self, secret: str | None = None):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id=self.access_key,
+                            aws_secret_access_key=secret or self.secret_key)
+
+
+@pytest.fixture(scope="session")
+def s3_auth_server(free_port, tmp_path_factory) -> Iterator[AuthS3]:
+    """A second moto_server that CHECKS credentials (IAM): the first 4 requests (user, key, policy, bucket)
+    are unauthenticated set-up, every later one must be signed by a real key of that user."""
+    import boto3
+
+    port = free_port()
+    proc = _start_moto(port, tmp_path_factory.mktemp("moto-auth") / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        anon = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")
+        iam = boto3.client("iam", **anon)
+        iam.create_user(UserName="fleet")
+        key = iam.create_access_key(UserName="fleet")["AccessKey"]
+        iam.put_user_policy(UserName="fleet", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        boto3.client("s3", **anon).create_bucket(Bucket="fleet-auth")
+        yield AuthS3(endpoint, "fleet-auth", key["AccessKeyId"], key["SecretAccessKey"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _StripConditionalHandler(http.server.BaseHTTPRequestHandler):
+    """Forwards every request to the upstream S3 server without ``If-None-Match`` (an S3 clone that ignores it)."""
+
+    upstream: tuple[str, int]
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("if-none-match", "connection")}
+        conn = http.client.HTTPConnection(*self.upstream, timeout=30)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            self.send_response(response.status, response.reason)
+            for key, value in response.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        finally:
+            conn.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+
+@pytest.fixture(scope="session")
+def no_conditional_s3(s3_server) -> Iterator[str]:
+    """Endpoint of a loopback proxy to the session's S3 server that drops ``If-None-Match`` (old Ceph, S3 clones)."""
+    upstream = urlparse(s3_server)
+    handler = type("Handler", (_StripConditionalHandler,), {"upstream": (upstream.hostname, upstream.port)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def s3_layout(s3_storage_url, tmp_path):
+    """A deployed-mode layout on a fresh bucket (host-local files under ``tmp_path/host``)."""
+    from fleet_assets.storage.layout import DataLayout
+
+    return DataLayout(tmp_path / "host", storage_url=s3_storage_url)
+
+
+@pytest.fixture
+def layout(storage_url, tmp_path):
+    """The layout of each backend in turn (embedded directory, then S3), host-local files under ``tmp_path/host``."""
+    from fleet_assets.storage.layout import DataLayout
+
+    return DataLayout(tmp_path / "host", storage_url=storage_url)
+

@@ -24,7 +24,8 @@ def test_resource_builds_the_library_layout(tmp_path):
     assert resource.layout == DataLayout(str(tmp_path))
     for attr in ("root", "raw_dir", "duckdb_path", "ledger_path", "landing_dir"):
         assert getattr(resource, attr) == getattr(layout, attr)
-    assert resource.dataset("telemetry") == layout.dataset("telemetry") == tmp_path.resolve() / "parquet" / "telemetry"
+    assert resource.dataset("telemetry") == layout.dataset("telemetry")
+    assert layout.dataset("telemetry").local_path == tmp_path.resolve() / "parquet" / "telemetry"
 
 
 def test_layout_defaults_to_fleet_data_dir(tmp_path, monkeypatch):

@@ -1,13 +1,13 @@
-"""Retention, load_date_range and the fleet-storage CLI (run as a real subprocess)."""
+"""Retention refusals and the fleet-storage CLI on the embedded data dir (run as a real subprocess).
+
+Retention and load_date_range themselves run on both backends in test_backends.py."""
 
 import subprocess
 import sys
-from datetime import date
 
 import pandas as pd
 import pytest
 
-from fleet_assets.storage.loading import load_date_range
 from fleet_assets.storage.parquet_partitions import list_partitions, write_partition
 from fleet_assets.storage.raw_store import write_raw
 from fleet_assets.storage.retention import delete_old_partitions
@@ -23,29 +23,10 @@ def data_dir(tmp_path, make_rows):
     return tmp_path
 
 
-def test_delete_old_partitions_dry_run_then_real(data_dir):
-    today = date(2026, 1, 5)
-    planned = delete_old_partitions(data_dir, 2, today=today, dry_run=True)
-    assert {(e.area, e.day) for e in planned} == {(a, d) for a in ("parquet", "raw") for d in DAYS[:2]}
-    assert list_partitions(data_dir / "parquet" / "telemetry") == list(DAYS)
-    delete_old_partitions(data_dir, 2, today=today)
-    assert list_partitions(data_dir / "parquet" / "telemetry") == list(DAYS[2:])
-    assert sorted(p.name for p in (data_dir / "raw" / "motive").iterdir()) == [f"date={d}" for d in DAYS[2:]]
-
-
 def test_negative_keep_days_rejected_and_nothing_deleted(data_dir):
     with pytest.raises(ValueError, match="keep_days must be >= 0"):
         delete_old_partitions(data_dir, -1)
     assert list_partitions(data_dir / "parquet" / "telemetry") == list(DAYS)
-
-
-def test_load_date_range(data_dir):
-    df = load_date_range("2026-01-02", date(2026, 1, 3), data_dir=data_dir)
-    assert len(df) == 10
-    assert df["timestamp"].min() == pd.Timestamp("2026-01-02T00:00:00Z")
-    assert load_date_range("2027-01-01", "2027-01-02", data_dir=data_dir).empty
-    with pytest.raises(ValueError, match="is after end"):
-        load_date_range("2026-01-03", "2026-01-01", data_dir=data_dir)
 
 
 def _cli(*args):
