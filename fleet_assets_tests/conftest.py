@@ -96,6 +96,12 @@ def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 @pytest.fixture(scope="session")
+def service_starters():
+    """``scripts/local_services.py`` for test areas that start a variant of a service (e.g. S3 with auth on)."""
+    return local_services
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL 16 (the ``pgserver`` wheel) for the session; yields its admin URI (unix socket).
 

@@ -51,13 +51,14 @@ def postgres(data_dir: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def s3(port: int | None = None, log: Path | None = None) -> Iterator[str]:
-    """``moto_server`` on 127.0.0.1:``port`` (a free one by default); yields its endpoint URL."""
+def s3(port: int | None = None, log: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``moto_server`` on 127.0.0.1:``port`` (a free one by default) with extra ``env`` (e.g. moto's
+    ``INITIAL_NO_AUTH_ACTION_COUNT`` to check credentials); yields its endpoint URL."""
     port = port or free_port()
     moto = Path(sys.executable).with_name("moto_server")
     out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            env={**os.environ, **(env or {})}, start_new_session=True)
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

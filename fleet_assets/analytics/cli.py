@@ -35,6 +35,7 @@ from fleet_assets.analytics.uploader import PartitionData, UploadIncompleteError
 from fleet_assets.analytics.wiring import open_upload
 from fleet_assets.state.postgres import StateError
 from fleet_assets.storage.layout import DataLayout
+from fleet_assets.storage.objects import StorageError
 from fleet_assets.storage.parquet_partitions import read_partition
 
 PROG = "python -m fleet_assets.analytics.cli"
@@ -133,11 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log = logging.getLogger(__name__)
     started = time.perf_counter()
-    storage = DataLayout(args.data_dir, state_url=env.state_url())
-    data = PartitionData(**{name: read_partition(storage.dataset(name), partition_key)
-                            for name in ("telemetry", "edge_events", "edge_dtcs")})
+    storage = DataLayout.from_settings(args.data_dir)  # FLEET_STORAGE_URL / FLEET_STATE_URL when set
+    try:
+        data = PartitionData(**{name: read_partition(storage.dataset(name), partition_key)
+                                for name in ("telemetry", "edge_events", "edge_dtcs")})
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if data.telemetry is None and data.edge_events is None and data.edge_dtcs is None:
-        print(f"{partition_key}: no data for this day in {args.data_dir} (no telemetry, edge_events or edge_dtcs "
+        where = args.data_dir if storage.is_local else storage.store.url
+        print(f"{partition_key}: no data for this day in {where} (no telemetry, edge_events or edge_dtcs "
               f"partition); nothing sent")
         return 0
     try:

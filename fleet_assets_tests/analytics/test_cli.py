@@ -12,6 +12,9 @@ import pytest
 from fleet_assets.analytics.cli import main
 from fleet_assets.analytics.ledger import UploadLedger, normalise_endpoint
 
+from fleet_assets.storage.parquet_partitions import write_partition
+from fleet_assets.warehouse.resources import FleetStorage
+
 from .conftest import DAY, make_day
 
 
@@ -94,3 +97,34 @@ def test_backend_id_and_declared_reset(storage, write_day, loopback, capsys):
     reset = _upload(capsys, url, storage, DAY, "--backend-id", "lab", "--backend-reset")
     assert sum(reset["records_sent"].values()) == sum(day.expected.values())
     assert backend.stored_counts() == day.expected
+
+
+def test_deployed_mode_reads_the_day_from_s3_and_keeps_the_ledger_in_postgres(
+        tmp_path, s3_storage_url, state_url, monkeypatch, loopback, capsys):
+    """FLEET_STORAGE_URL + FLEET_STATE_URL: the CLI uploads the day stored on S3; nothing lands in --data-dir."""
+    monkeypatch.setenv("FLEET_STORAGE_URL", s3_storage_url)
+    monkeypatch.setenv("FLEET_STATE_URL", state_url)
+    deployed = FleetStorage(data_dir=str(tmp_path / "scratch"), storage_url=s3_storage_url)
+    day = make_day(points=40, events=30, dtcs=3)
+    for name in ("telemetry", "edge_events", "edge_dtcs"):
+        write_partition(deployed.dataset(name), DAY, getattr(day.data, name))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    backend, url = loopback()
+    first = _upload(capsys, url, deployed, DAY)
+    again = _upload(capsys, url, deployed, DAY)
+    assert sum(first["records_sent"].values()) == sum(day.expected.values()) and again["requests"] == 0
+    assert backend.stored_counts() == day.expected
+    assert list(scratch.iterdir()) == []  # no DuckDB ledger: the acks are in Postgres
+
+
+def test_unreachable_object_store_is_one_line_and_sends_nothing(tmp_path, s3_env, free_port, monkeypatch, loopback,
+                                                                capsys):
+    monkeypatch.setenv("FLEET_STORAGE_URL", "s3://fleet/data")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    backend, url = loopback()
+    code, out, err = _run(capsys, "--date", DAY, "--endpoint", url, "--data-dir", str(tmp_path))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert "AWS_ENDPOINT_URL_S3" in err
+    assert backend.stored_counts() == {} or sum(backend.stored_counts().values()) == 0
+    assert list(tmp_path.iterdir()) == []

@@ -3,15 +3,10 @@
 import http.client
 import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -42,26 +37,6 @@ def make_rows():
 # --- deployed-mode services of this test area (the root conftest provides the plain S3 server) -------------
 
 
-def _start_moto(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen:
-    """``moto_server`` on ``port`` with extra environment; returns once it answers."""
-    import httpx
-
-    moto = Path(sys.executable).with_name("moto_server")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **env}, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.1)
-
-
 @dataclass(frozen=True)
 class AuthS3:
     endpoint: str
@@ -77,15 +52,13 @@ class AuthS3:
 
 
 @pytest.fixture(scope="session")
-def s3_auth_server(free_port, tmp_path_factory) -> Iterator[AuthS3]:
+def s3_auth_server(free_port, tmp_path_factory, service_starters) -> Iterator[AuthS3]:
     """A second moto_server that CHECKS credentials (IAM): the first 4 requests (user, key, policy, bucket)
     are unauthenticated set-up, every later one must be signed by a real key of that user."""
     import boto3
 
-    port = free_port()
-    proc = _start_moto(port, tmp_path_factory.mktemp("moto-auth") / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
+    log = tmp_path_factory.mktemp("moto-auth") / "moto.log"
+    with service_starters.s3(free_port(), log=log, env={"INITIAL_NO_AUTH_ACTION_COUNT": "4"}) as endpoint:
         anon = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")
         iam = boto3.client("iam", **anon)
         iam.create_user(UserName="fleet")
@@ -94,13 +67,6 @@ def s3_auth_server(free_port, tmp_path_factory) -> Iterator[AuthS3]:
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
         boto3.client("s3", **anon).create_bucket(Bucket="fleet-auth")
         yield AuthS3(endpoint, "fleet-auth", key["AccessKeyId"], key["SecretAccessKey"])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class _StripConditionalHandler(http.server.BaseHTTPRequestHandler):
