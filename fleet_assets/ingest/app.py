@@ -37,7 +37,7 @@ MAX_JSON_BYTES = 1024 * 1024
 
 
 def create_app(
-    landing_dir: Path | str,
+    landing: LandingZone | Path | str,
     keys: KeyRing,
     *,
     max_chunk_bytes: int = service.DEFAULT_MAX_CHUNK_BYTES,
@@ -46,8 +46,11 @@ def create_app(
     max_headers: int = DEFAULT_MAX_HEADERS,
     validate_workers: int = 0,
 ) -> Starlette:
-    """The ASGI app; ``validate_workers`` 0 validates chunks in the request's thread (tests, small setups)."""
-    zone = LandingZone(landing_dir, fsync=fsync)
+    """The ASGI app on a landing zone (or a local landing directory, embedded state).
+
+    ``validate_workers`` 0 validates chunks in the request's thread (tests, small setups).
+    """
+    zone = landing if isinstance(landing, LandingZone) else LandingZone(landing, fsync=fsync)
     pool = ValidatorPool(validate_workers) if validate_workers > 0 else None
 
     @asynccontextmanager
@@ -60,21 +63,26 @@ def create_app(
         finally:
             if pool is not None:
                 await run_in_threadpool(pool.shutdown)
+            zone.close()
+
+    async def authenticate(request: Request):
+        # In the thread pool: with FLEET_STATE_URL a key lookup is a Postgres query.
+        return await run_in_threadpool(keys.authenticate, request.headers.get("authorization"))
 
     async def create_trip(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         body = await _read_json(request)
         status, payload = await run_in_threadpool(service.create_trip, zone, body, device)
         log.info("trip %s create by %s -> %s", payload["trip_id"], device.name, status)
         return JSONResponse(payload, status_code=status)
 
     async def get_trip(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         payload = await run_in_threadpool(service.trip_status, zone, request.path_params["trip_id"], device)
         return JSONResponse(payload)
 
     async def put_chunk(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         trip_id = service.check_trip_id(request.path_params["trip_id"])
         chunk_no = service.check_chunk_no(request.path_params["chunk_no"])
         expected_key = f"{trip_id}:{chunk_no}"
@@ -101,7 +109,7 @@ def create_app(
         return JSONResponse(payload, status_code=status)
 
     async def delete_chunk(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         trip_id, chunk_no = request.path_params["trip_id"], request.path_params["chunk_no"]
         status, payload = await run_in_threadpool(service.delete_chunk, zone, trip_id, chunk_no, device)
         log.info("trip %s chunk %s delete by %s -> deleted=%s", payload["trip_id"], payload["chunk_no"], device.name,
@@ -109,7 +117,7 @@ def create_app(
         return JSONResponse(payload, status_code=status)
 
     async def complete(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         trip_id = service.check_trip_id(request.path_params["trip_id"])
         body = await _read_json(request)
         status, payload = await run_in_threadpool(service.complete_trip, zone, trip_id, body, device)
