@@ -22,8 +22,8 @@ def _upload_direct(zone, trip):
     return service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)
 
 
-def test_concurrent_completions_get_gapless_unique_markers(landing, make_trip):
-    zone = LandingZone(landing, fsync=False)
+def test_concurrent_completions_get_gapless_unique_markers(backend_zone, make_trip):
+    zone = backend_zone
     trips = [make_trip(n=10, per_chunk=10) for _ in range(24)]
     errors = []
 
