@@ -74,6 +74,8 @@ def open_zone(data_dir: str, *, fsync: bool = True, check: bool = True):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("botocore", "boto3", "urllib3", "s3transfer"):  # "Found credentials in ...", retries: debug only
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     from fleet_assets.settings import STATE_URL_ENV, data_dir, state_url
     from fleet_assets.state.postgres import StateError
     from fleet_assets.storage.objects import StorageError
