@@ -141,17 +141,33 @@ class LandingZone:
         return body
 
     # ---- reads used by the trip side ----
-    def stored_chunks(self, trip_id: str) -> dict[int, dict]:
-        """Sidecars of the stored chunks, by chunk number."""
+    def trip_objects(self, trip_id: str) -> set[str]:
+        """Names of a trip's objects relative to its folder (``trip.json``, ``chunks/1.json``...): one listing."""
+        base = self.key("trips", validate_trip_id(trip_id))
+        return {key[len(base) + 1:] for key in self.store.list(base)}
+
+    def stored_chunks(self, trip_id: str, objects: set[str] | None = None, *, around: int | None = None
+                      ) -> dict[int, dict]:
+        """Sidecars of the stored chunks, by chunk number.
+
+        ``objects``: a ``trip_objects`` listing to reuse; ``around=n``: only chunk n and its nearest stored
+        neighbours below and above (all a new chunk's seq checks need; saves a GET per other chunk on S3).
+        """
+        numbers = set()
+        for name in self.trip_objects(trip_id) if objects is None else objects:
+            folder, _, leaf = name.partition("/")
+            stem, _, ext = leaf.partition(".")
+            if folder == "chunks" and ext == "json" and stem.isdigit() and not stem.startswith("0"):
+                numbers.add(int(stem))
+        if around is not None:
+            below, above = [n for n in numbers if n < around], [n for n in numbers if n > around]
+            numbers &= {around, max(below, default=around), min(above, default=around)}
         found = {}
-        for key in self.store.list(self.trip_key(trip_id, "chunks")):
-            name = key.rsplit("/", 1)[-1]
-            stem, _, ext = name.partition(".")
-            if ext == "json" and stem.isdigit() and not stem.startswith("0"):
-                payload = self.read_json(key)
-                if payload is not None:
-                    found[int(stem)] = payload
-        return dict(sorted(found.items()))
+        for number in sorted(numbers):
+            payload = self.read_json(self.sidecar_key(trip_id, number))
+            if payload is not None:
+                found[number] = payload
+        return found
 
     def add_to_day_index(self, day: str, trip_id: str) -> None:
         self.store.write(self.key("days", day, validate_trip_id(trip_id)), b"")

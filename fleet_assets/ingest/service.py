@@ -149,12 +149,13 @@ def put_chunk(
         raise IngestError(422, "invalid_chunk", f"chunk {number}: {exc}") from None
     sidecar = {"no": number, "sha256": actual, "size_bytes": len(body), **summary}
     with zone.trip_lock(trip_id):
-        existing = zone.read_json(sidecar_key)
-        if existing is not None:
-            return _same_chunk(existing, actual, trip_id, number)
-        if zone.is_complete(trip_id):
+        objects = zone.trip_objects(trip_id)  # one listing answers "stored meanwhile?", "complete?" and the seq checks
+        stored = zone.stored_chunks(trip_id, objects, around=number)
+        if number in stored:
+            return _same_chunk(stored[number], actual, trip_id, number)
+        if "completed.json" in objects:
             raise IngestError(409, "trip_completed", f"trip {trip_id} is complete; chunk {number} is not part of it")
-        _check_against_stored(sidecar, zone.stored_chunks(trip_id))  # first: names the chunk it collides with
+        _check_against_stored(sidecar, stored)  # first: names the chunk it collides with
         _check_own_seq_range(sidecar)
         existing = zone.store_chunk(trip_id, number, body, sidecar)
         if existing is not None:  # stored meanwhile by a writer that did not hold our lock (cannot happen

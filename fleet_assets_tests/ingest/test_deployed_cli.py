@@ -15,6 +15,9 @@ from fleet_assets.ingest.state import PostgresState
 
 from .conftest import VIN_A
 
+# If a check ever let bad settings through, uvicorn would fail to bind this host (exit 3) instead of serving forever.
+NO_SERVE = ["--host", "256.0.0.1", "--validate-workers", "0"]
+
 
 def test_add_key_with_state_url_stores_only_the_digest_in_postgres(tmp_path, state_url, monkeypatch, capsys):
     monkeypatch.setenv("FLEET_STATE_URL", state_url)
@@ -67,7 +70,7 @@ def test_bad_deployed_settings_one_line_and_nothing_written(case, tmp_path, s3_s
     monkeypatch.setenv("FLEET_STORAGE_URL", storage)
     monkeypatch.setenv("FLEET_STATE_URL", state)
     data = tmp_path / "scratch"
-    rc = cli_main(["--data-dir", str(data), "--no-fsync"])
+    rc = cli_main(["--data-dir", str(data), "--no-fsync", *NO_SERVE])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and expected in err and len(err.splitlines()) == 1, err
     assert "secret" not in err and "Traceback" not in err
@@ -87,3 +90,51 @@ def test_bad_setting_from_the_real_command_has_no_traceback(tmp_path, free_port,
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "FLEET_STORAGE_URL" in proc.stderr
     assert not (tmp_path / "d").exists()
+
+
+@pytest.fixture
+def s3_ignoring_conditions(s3_env):
+    """A real S3 API (moto_server) behind a loopback proxy that drops ``If-None-Match``, as an S3-compatible
+    store without conditional writes does (older MinIO/Ceph releases)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("if-none-match", "host", "expect")}
+            resp = httpx.request(self.command, s3_env + self.path, headers=headers, content=body)
+            self.send_response(resp.status_code)
+            for key, value in resp.headers.items():
+                if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(resp.content)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(resp.content)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_store_without_conditional_writes_is_refused_at_start_up(tmp_path, s3_storage_url, s3_env, state_url,
+                                                                  s3_ignoring_conditions, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_ignoring_conditions)
+    monkeypatch.setenv("FLEET_STORAGE_URL", s3_storage_url)
+    monkeypatch.setenv("FLEET_STATE_URL", state_url)
+    rc = cli_main(["--data-dir", str(tmp_path / "scratch"), *NO_SERVE])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "does not enforce conditional writes" in err and len(err.splitlines()) == 1, err
+    assert _bucket_keys(s3_env, s3_storage_url.split("/")[2]) == [] and _ingest_tables(state_url) == []
+    assert not (tmp_path / "scratch").exists()
