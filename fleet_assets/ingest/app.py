@@ -15,6 +15,7 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psycopg
 from fleet_protocol import CHUNK_CONTENT_TYPE
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +32,8 @@ from fleet_assets.ingest.keys import KeyRing
 from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.ingest.openapi import OPENAPI
 from fleet_assets.ingest.validation import ValidatorPool, summarise_chunk
+from fleet_assets.state.postgres import StateError
+from fleet_assets.storage.objects import StorageError
 
 log = logging.getLogger("fleet_assets.ingest")
 MAX_JSON_BYTES = 1024 * 1024
@@ -135,6 +138,16 @@ def create_app(
             log.error("%s %s: %s", request.method, request.url.path, exc.message)
         return JSONResponse(exc.to_json(), status_code=exc.status)
 
+    async def on_backend_down(request: Request, exc: Exception) -> JSONResponse:
+        # S3 or Postgres unreachable mid-request (deployed mode): a retryable 503 and one log line, no traceback.
+        # Nothing half-stored: a chunk only counts once its sidecar exists, a completion once its log entry commits.
+        code = "storage_unavailable" if isinstance(exc, StorageError) else "state_unavailable"
+        setting = "FLEET_STORAGE_URL" if code == "storage_unavailable" else "FLEET_STATE_URL"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.error("%s %s: %s: %s", request.method, request.url.path, code, reason)
+        return JSONResponse({"error": code, "message": f"{setting} backend unavailable; nothing was stored, retry"},
+                            status_code=503)
+
     async def on_client_disconnect(request: Request, exc: ClientDisconnect) -> Response:
         # An uploader losing its link mid-body is routine (it resumes later): one line, no traceback.
         # Nothing was stored: the body is only written once it has fully arrived and been checked.
@@ -158,7 +171,8 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={IngestError: on_ingest_error, HTTPException: on_http_error,
-                            ClientDisconnect: on_client_disconnect},
+                            ClientDisconnect: on_client_disconnect, StorageError: on_backend_down,
+                            StateError: on_backend_down, psycopg.Error: on_backend_down},
         middleware=[Middleware(HeaderCountLimit, max_headers=max_headers)],
         lifespan=lifespan,
     )

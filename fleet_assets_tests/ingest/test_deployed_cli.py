@@ -138,3 +138,35 @@ def test_store_without_conditional_writes_is_refused_at_start_up(tmp_path, s3_st
     assert rc == 2 and "does not enforce conditional writes" in err and len(err.splitlines()) == 1, err
     assert _bucket_keys(s3_env, s3_storage_url.split("/")[2]) == [] and _ingest_tables(state_url) == []
     assert not (tmp_path / "scratch").exists()
+
+
+def test_backends_down_mid_run_answer_503_and_store_nothing(tmp_path, s3_storage_url, s3_env, state_url, free_port,
+                                                            keyring, make_trip, monkeypatch):
+    """S3 or Postgres lost while serving: a retryable 503 naming the setting (no password), nothing stored."""
+    from fleet_assets.ingest.app import create_app
+    from fleet_assets.ingest.landing import LandingZone
+    from fleet_assets.storage.layout import DataLayout
+    from fleet_assets.storage.objects import open_store
+
+    from .conftest import AsgiClient, zone_snapshot
+
+    zone = LandingZone.for_layout(DataLayout(tmp_path / "s", storage_url=s3_storage_url, state_url=state_url))
+    trip = make_trip(n=40, per_chunk=20)
+    assert AsgiClient(create_app(zone, keyring)).create(trip).status_code == 201
+    assert AsgiClient(create_app(zone, keyring)).put(trip.trip_id, 1, trip.chunks[1]).status_code == 201
+    before = zone_snapshot(zone)
+
+    no_state = PostgresState(f"postgresql://fleet:secret@127.0.0.1:{free_port()}/fleet")
+    app = create_app(LandingZone(store=zone.store, prefix="landing", state=no_state, lock_dir=tmp_path / "l"), keyring)
+    for resp in (AsgiClient(app).put(trip.trip_id, 2, trip.chunks[2]),
+                 AsgiClient(app).complete(trip.trip_id, trip.manifest_json())):
+        assert resp.status_code == 503 and resp.json()["error"] == "state_unavailable", resp.text
+        assert "FLEET_STATE_URL" in resp.json()["message"] and "secret" not in resp.text
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    no_s3 = LandingZone(store=open_store(s3_storage_url), prefix="landing", state=zone.state, lock_dir=tmp_path / "l")
+    resp = AsgiClient(create_app(no_s3, keyring)).put(trip.trip_id, 2, trip.chunks[2])
+    assert resp.status_code == 503 and resp.json()["error"] == "storage_unavailable", resp.text
+    assert "FLEET_STORAGE_URL" in resp.json()["message"]
+    assert zone_snapshot(zone) == before and zone.read_completions(0) == []
+    zone.close()
