@@ -110,7 +110,7 @@ def trip_status(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
             {key: info[key] for key in ("no", "sha256", "size_bytes", "first_seq", "last_seq")}
             for info in chunks.values()
         ],
-        "complete": completed is not None,
+        "complete": completed is not None and "marker" in completed,  # logged; else `complete` again finishes it
     }
 
 
@@ -268,15 +268,21 @@ def complete_trip(zone: LandingZone, trip_id: str, body: dict, device: Device | 
         if done is not None:
             if zone.read_json(zone.trip_key(trip_id, "manifest.json")) != canonical:
                 raise IngestError(409, "trip_completed", f"trip {trip_id} was completed with a different manifest")
-            return 200, {"trip_id": trip_id, "complete": True, "marker": done["marker"], "created": False}
-        stored = zone.stored_chunks(trip_id)
-        _verify_against_chunks(manifest, stored)
-        days = sorted({day for info in stored.values() for day in info["days"]} | {manifest.started_at.date().isoformat()})
-        # Order: manifest and day index first, then the log entry (what the sensor reads), then completed.json.
-        # A crash in between leaves an incomplete trip the device completes again (same checks, same days).
-        zone.write_json(zone.trip_key(trip_id, "manifest.json"), canonical)
-        for day in days:
-            zone.add_to_day_index(day, trip_id)
+            if "marker" in done:
+                return 200, {"trip_id": trip_id, "complete": True, "marker": done["marker"], "created": False}
+            days = done["days"]  # a completion cut short before its log entry: finish it now
+        else:
+            stored = zone.stored_chunks(trip_id)
+            _verify_against_chunks(manifest, stored)
+            days = sorted({day for info in stored.values() for day in info["days"]}
+                          | {manifest.started_at.date().isoformat()})
+            # Order: manifest, day index and completed.json make the trip readable and immutable; only then
+            # the log entry (what the sensor acts on), so nothing in the log is ever unreadable. A crash before
+            # the entry leaves a complete trip without one, which the device's retry of `complete` logs.
+            zone.write_json(zone.trip_key(trip_id, "manifest.json"), canonical)
+            for day in days:
+                zone.add_to_day_index(day, trip_id)
+            zone.write_json(zone.trip_key(trip_id, "completed.json"), {"days": days})
         marker = zone.append_completion(
             {"trip_id": trip_id, "vin": trip["vin"], "days": days, "event_count": manifest.event_count}
         )

@@ -119,3 +119,24 @@ def test_collector_export_imports_identically(tmp_path, landing, make_trip):
     assert report.imported == [trip.trip_id] and report.failed == {}
     for no, body in trip.chunks.items():
         assert (landing / "trips" / trip.trip_id / "chunks" / f"{no}.ndjson.gz").read_bytes() == body
+
+
+def test_completion_cut_short_before_its_log_entry_is_finished_by_the_retry(landing, make_trip):
+    """The log entry (what the sensor acts on) comes after the trip is readable as complete; a completion cut
+    short in between is finished, once, by the device's retry."""
+    zone = LandingZone(landing, fsync=False)
+    trip = make_trip(n=40, per_chunk=20)
+    service.create_trip(zone, trip.create_body(), None)
+    for no, body in trip.chunks.items():
+        service.put_chunk(zone, trip.trip_id, no, body, sha256_hex(body), None)
+    (landing / "completed").write_bytes(b"")  # a real failure: the log's folder cannot be created
+    with pytest.raises(OSError):
+        service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)
+    assert zone.completed_trips_on_day("2025-03-04") == [trip.trip_id]  # a run of the day already reads it whole
+    assert zone.read_completions(0) == []
+    (landing / "completed").unlink()
+    status, result = service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)
+    assert status == 200 and result["marker"] == 1 and result["created"] is True
+    again = service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)[1]
+    assert again["marker"] == 1 and again["created"] is False
+    assert [m.trip_id for m in zone.read_completions(0)] == [trip.trip_id]
