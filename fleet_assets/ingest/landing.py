@@ -46,7 +46,9 @@ class LandingZone:
         if store is None:
             store, lock_dir = LocalStore(Path(root), fsync=fsync), Path(root)
         self.store, self.prefix = store, prefix.strip("/")
-        self.state = state or FileState(store, self.prefix, Path(lock_dir or root))
+        if state is None and lock_dir is None:
+            raise ValueError("LandingZone on a store needs a state or a lock_dir for the embedded state")
+        self.state = state or FileState(store, self.prefix, Path(lock_dir))
 
     @classmethod
     def for_layout(cls, layout: DataLayout, *, fsync: bool = True, state: IngestState | None = None) -> "LandingZone":

@@ -140,3 +140,14 @@ def test_completion_cut_short_before_its_log_entry_is_finished_by_the_retry(land
     again = service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)[1]
     assert again["marker"] == 1 and again["created"] is False
     assert [m.trip_id for m in zone.read_completions(0)] == [trip.trip_id]
+
+
+def test_import_dir_lands_on_either_backend(tmp_path, backend_zone, make_trip):
+    """The USB import goes through the same store and state as uploads (S3 + Postgres when deployed)."""
+    trip = make_trip(n=40, per_chunk=20)
+    _export(trip, tmp_path / "usb")
+    assert import_dir(tmp_path / "usb", backend_zone).imported == [trip.trip_id]
+    assert import_dir(tmp_path / "usb", backend_zone).already_complete == [trip.trip_id]
+    assert [m.trip_id for m in backend_zone.read_completions(0)] == [trip.trip_id]
+    for no, body in trip.chunks.items():
+        assert backend_zone.read_chunk(trip.trip_id, no, sha256_hex(body)) == body
