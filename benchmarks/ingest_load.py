@@ -48,15 +48,20 @@ def _port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: Path, fsync: bool, workers: int = 1, extra_args: list[str] | tuple = ()):
-        self.data = workdir / "data"
+    """``fleet-ingest-server`` on a free port; ``keys_file=False`` when the keys live in Postgres (FLEET_STATE_URL in ``env``)."""
+
+    def __init__(self, workdir: Path, fsync: bool, workers: int = 1, extra_args: list[str] | tuple = (),
+                 data_name: str = "data", keys_file: bool = True, env: dict | None = None):
+        self.data = workdir / data_name
         keys = workdir / "keys.json"
         keys.write_text(json.dumps({"devices": [{"device": "bench", "key_sha256": hashlib.sha256(KEY.encode()).hexdigest(),
                                                  "vins": [VIN]}]}))
         self.port = _port()
-        cmd = [sys.executable, "-m", "fleet_assets.ingest.cli", "--data-dir", str(self.data), "--keys-file", str(keys),
+        cmd = [sys.executable, "-m", "fleet_assets.ingest.cli", "--data-dir", str(self.data)] + (
+            ["--keys-file", str(keys)] if keys_file else []) + [
                "--port", str(self.port), "--log-level", "warning", "--workers", str(workers)] + ([] if fsync else ["--no-fsync"]) + list(extra_args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=None if env is None else {**os.environ, **env})
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psycopg
 from fleet_protocol import CHUNK_CONTENT_TYPE
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,13 +32,15 @@ from fleet_assets.ingest.keys import KeyRing
 from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.ingest.openapi import OPENAPI
 from fleet_assets.ingest.validation import ValidatorPool, summarise_chunk
+from fleet_assets.state.postgres import StateError
+from fleet_assets.storage.objects import StorageError
 
 log = logging.getLogger("fleet_assets.ingest")
 MAX_JSON_BYTES = 1024 * 1024
 
 
 def create_app(
-    landing_dir: Path | str,
+    landing: LandingZone | Path | str,
     keys: KeyRing,
     *,
     max_chunk_bytes: int = service.DEFAULT_MAX_CHUNK_BYTES,
@@ -46,8 +49,11 @@ def create_app(
     max_headers: int = DEFAULT_MAX_HEADERS,
     validate_workers: int = 0,
 ) -> Starlette:
-    """The ASGI app; ``validate_workers`` 0 validates chunks in the request's thread (tests, small setups)."""
-    zone = LandingZone(landing_dir, fsync=fsync)
+    """The ASGI app on a landing zone (or a local landing directory, embedded state).
+
+    ``validate_workers`` 0 validates chunks in the request's thread (tests, small setups).
+    """
+    zone = landing if isinstance(landing, LandingZone) else LandingZone(landing, fsync=fsync)
     pool = ValidatorPool(validate_workers) if validate_workers > 0 else None
 
     @asynccontextmanager
@@ -60,21 +66,26 @@ def create_app(
         finally:
             if pool is not None:
                 await run_in_threadpool(pool.shutdown)
+            zone.close()
+
+    async def authenticate(request: Request):
+        # In the thread pool: with FLEET_STATE_URL a key lookup is a Postgres query.
+        return await run_in_threadpool(keys.authenticate, request.headers.get("authorization"))
 
     async def create_trip(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         body = await _read_json(request)
         status, payload = await run_in_threadpool(service.create_trip, zone, body, device)
         log.info("trip %s create by %s -> %s", payload["trip_id"], device.name, status)
         return JSONResponse(payload, status_code=status)
 
     async def get_trip(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         payload = await run_in_threadpool(service.trip_status, zone, request.path_params["trip_id"], device)
         return JSONResponse(payload)
 
     async def put_chunk(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         trip_id = service.check_trip_id(request.path_params["trip_id"])
         chunk_no = service.check_chunk_no(request.path_params["chunk_no"])
         expected_key = f"{trip_id}:{chunk_no}"
@@ -101,7 +112,7 @@ def create_app(
         return JSONResponse(payload, status_code=status)
 
     async def delete_chunk(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         trip_id, chunk_no = request.path_params["trip_id"], request.path_params["chunk_no"]
         status, payload = await run_in_threadpool(service.delete_chunk, zone, trip_id, chunk_no, device)
         log.info("trip %s chunk %s delete by %s -> deleted=%s", payload["trip_id"], payload["chunk_no"], device.name,
@@ -109,7 +120,7 @@ def create_app(
         return JSONResponse(payload, status_code=status)
 
     async def complete(request: Request) -> JSONResponse:
-        device = keys.authenticate(request.headers.get("authorization"))
+        device = await authenticate(request)
         trip_id = service.check_trip_id(request.path_params["trip_id"])
         body = await _read_json(request)
         status, payload = await run_in_threadpool(service.complete_trip, zone, trip_id, body, device)
@@ -126,6 +137,16 @@ def create_app(
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc.message)
         return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    async def on_backend_down(request: Request, exc: Exception) -> JSONResponse:
+        # S3 or Postgres unreachable mid-request (deployed mode): a retryable 503 and one log line, no traceback.
+        # Nothing half-stored: a chunk only counts once its sidecar exists, a completion once its log entry commits.
+        code = "storage_unavailable" if isinstance(exc, StorageError) else "state_unavailable"
+        setting = "FLEET_STORAGE_URL" if code == "storage_unavailable" else "FLEET_STATE_URL"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.error("%s %s: %s: %s", request.method, request.url.path, code, reason)
+        return JSONResponse({"error": code, "message": f"{setting} backend unavailable; nothing was stored, retry"},
+                            status_code=503)
 
     async def on_client_disconnect(request: Request, exc: ClientDisconnect) -> Response:
         # An uploader losing its link mid-body is routine (it resumes later): one line, no traceback.
@@ -150,7 +171,8 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={IngestError: on_ingest_error, HTTPException: on_http_error,
-                            ClientDisconnect: on_client_disconnect},
+                            ClientDisconnect: on_client_disconnect, StorageError: on_backend_down,
+                            StateError: on_backend_down, psycopg.Error: on_backend_down},
         middleware=[Middleware(HeaderCountLimit, max_headers=max_headers)],
         lifespan=lifespan,
     )

@@ -4,6 +4,9 @@ The keys file stores only the sha256 of each key, so a leaked keys file (or a
 log line) never reveals a usable key. Format::
 
     {"devices": [{"device": "van-07", "key_sha256": "<hex>", "vins": ["1FTFW1E50PFA00001"]}]}
+
+With ``FLEET_STATE_URL`` the same digests live in Postgres (``ingest_devices``),
+so every replica sees a key as soon as ``add-key`` has stored it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +43,21 @@ class Device:
 
 
 class KeyRing:
-    """sha256(key) → Device."""
+    """sha256(key) → Device: from a keys file (``load``) or the shared state (``from_state``)."""
 
-    def __init__(self, devices: dict[str, Device]):
+    def __init__(self, devices: dict[str, Device], lookup: Callable[[str], Device | None] | None = None):
         self._by_hash = devices
+        self._lookup = lookup or devices.get
+
+    @classmethod
+    def from_state(cls, state) -> "KeyRing":
+        """Keys in the shared state (``PostgresState``), looked up per request: new devices need no restart."""
+
+        def lookup(digest: str) -> Device | None:
+            found = state.device_by_hash(digest)
+            return None if found is None else Device(found[0], frozenset(found[1]))
+
+        return cls({}, lookup)
 
     @classmethod
     def load(cls, path: Path | str) -> "KeyRing":
@@ -62,7 +77,7 @@ class KeyRing:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise IngestError(401, "unauthorized", "Authorization header must be 'Bearer <api key>'")
-        device = self._by_hash.get(hash_key(token.strip()))
+        device = self._lookup(hash_key(token.strip()))
         if device is None:
             raise IngestError(401, "unauthorized", "unknown API key")
         return device
@@ -76,12 +91,16 @@ def new_key() -> str:
     return secrets.token_urlsafe(32)
 
 
-def add_device(path: Path | str, device: str, vins: list[str]) -> str:
-    """Append a device with a fresh key to the keys file; return the key (shown once)."""
+def add_device(path: Path | str, device: str, vins: list[str], *, state=None) -> str:
+    """Add a device with a fresh key (to ``state`` when given, else the keys file); return the key (shown once)."""
+    vins = [validate_vin(v) for v in vins]
+    key = new_key()
+    if state is not None:
+        state.add_device(hash_key(key), device, vins)
+        return key
     path = Path(path)
     data = json.loads(path.read_text()) if path.exists() else {"devices": []}
-    key = new_key()
-    data["devices"].append({"device": device, "key_sha256": hash_key(key), "vins": [validate_vin(v) for v in vins]})
+    data["devices"].append({"device": device, "key_sha256": hash_key(key), "vins": vins})
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(path)

@@ -1,187 +1,188 @@
-"""The trip landing zone on disk: layout, atomic writes and the completion log.
+"""The trip landing zone on the object store: layout, create-only writes, and the shared state.
 
-Layout under ``DataLayout.landing_dir`` (fleet_assets.storage.layout)::
+Layout under ``landing/`` of the store (``DataLayout.store``: the data dir, or ``FLEET_STORAGE_URL``)::
 
-    trips/<trip_id>/trip.json              vin, started_at, creating device
+    trips/<trip_id>/trip.json              vin, started_at, creating device (create-only)
     trips/<trip_id>/chunks/<n>.ndjson.gz   accepted chunk body, byte-exact
-    trips/<trip_id>/chunks/<n>.json        sidecar (sha256, size, seq range, days);
-                                           its presence is what makes chunk n "stored"
+    trips/<trip_id>/chunks/<n>.json        sidecar (sha256, size, seq range, days), create-only and
+                                           written after the body: its presence makes chunk n "stored"
     trips/<trip_id>/manifest.json          the accepted manifest
-    trips/<trip_id>/completed.json         written last: the trip is complete
-    days/<YYYY-MM-DD>/<trip_id>            empty index file: the trip has records that day
-    completed/<seq:012d>.json              append-only completion log, seq 1, 2, 3 ...
+    trips/<trip_id>/completed.json         written after the completion log entry: the trip is complete
+    days/<YYYY-MM-DD>/<trip_id>            empty index object: the trip has records that day
 
-Every file is written to a hidden temp name in its directory, fsynced and then
-renamed (or hard-linked, when it must not already exist), so readers never see
-half a file and a crash leaves only ignorable ``.``-prefixed debris.
+Every object is written whole (``ObjectStore.write``/``create``: temp+rename or link on disk, one PUT or
+a conditional PUT on S3), so a reader never sees half an object. A writer killed mid-chunk leaves at
+most a body without sidecar, which readers ignore and the next upload of that chunk replaces. Nothing
+relies on rename or on listing order.
 
-The completion log has no gaps: a writer claims number n with ``os.link``
-(atomic, fails if taken) and only tries n+1 after n exists. A reader holding
-cursor c therefore reads ``c+1, c+2, ...`` until the first missing file, so a
-sensor tick costs O(new trips), however many trips the zone holds.
+The completion log and the per-trip writer lock are the ``state`` (:mod:`fleet_assets.ingest.state`):
+files and ``flock`` embedded, Postgres when ``FLEET_STATE_URL`` is set (several replicas).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from fleet_protocol import validate_chunk_no, validate_trip_id
+from fleet_protocol import sha256_hex, validate_chunk_no, validate_trip_id
 
-from fleet_assets.storage.parquet_partitions import fsync_path  # same durability rule as the datasets
+from fleet_assets.ingest.state import CompletionMarker, FileState, IngestState, json_bytes
+from fleet_assets.storage.layout import LANDING_PREFIX, DataLayout
+from fleet_assets.storage.objects import LocalStore, ObjectStore
 
-MARKER_DIGITS = 12
-
-
-@dataclass(frozen=True)
-class CompletionMarker:
-    seq: int
-    trip_id: str
-    vin: str
-    days: list[str]
-    event_count: int
+__all__ = ["CompletionMarker", "LandingZone"]
 
 
 class LandingZone:
-    """Paths and primitive atomic operations; no business rules (see ``service``)."""
+    """Keys and primitive whole-object operations; no business rules (see ``service``)."""
 
-    def __init__(self, root: Path | str, *, fsync: bool = True):
-        self.root = Path(root)
-        self.fsync = fsync
+    def __init__(self, root: Path | str | None = None, *, fsync: bool = True, store: ObjectStore | None = None,
+                 prefix: str = "", state: IngestState | None = None, lock_dir: Path | str | None = None):
+        """``LandingZone(path)``: a landing directory on local disk with embedded state (today's layout).
 
-    # ---- paths (ids are validated before they touch a path) ----
-    def trip_dir(self, trip_id: str) -> Path:
-        return self.root / "trips" / validate_trip_id(trip_id)
+        Otherwise ``store`` + ``prefix`` (keys below it) and a ``state``; without one, the embedded state
+        keeps its log in the store and its locks under ``lock_dir`` (this host only).
+        """
+        if store is None:
+            store, lock_dir = LocalStore(Path(root), fsync=fsync), Path(root)
+        self.store, self.prefix = store, prefix.strip("/")
+        if state is None and lock_dir is None:
+            raise ValueError("LandingZone on a store needs a state or a lock_dir for the embedded state")
+        self.state = state or FileState(store, self.prefix, Path(lock_dir))
 
-    def chunk_path(self, trip_id: str, chunk_no: int) -> Path:
-        return self.trip_dir(trip_id) / "chunks" / f"{validate_chunk_no(chunk_no)}.ndjson.gz"
+    @classmethod
+    def for_layout(cls, layout: DataLayout, *, fsync: bool = True, state: IngestState | None = None) -> "LandingZone":
+        """The platform's landing zone: ``landing/`` of the layout's store, Postgres state if it names one."""
+        store = layout.store
+        if fsync is False and isinstance(store, LocalStore):
+            store = LocalStore(store.root, fsync=False)
+        if state is None and layout.state_url:
+            from fleet_assets.ingest.state import PostgresState
 
-    def chunk_sidecar_path(self, trip_id: str, chunk_no: int) -> Path:
-        return self.trip_dir(trip_id) / "chunks" / f"{validate_chunk_no(chunk_no)}.json"
+            state = PostgresState(layout.state_url)
+        return cls(store=store, prefix=LANDING_PREFIX, state=state, lock_dir=layout.landing_dir)
+
+    def close(self) -> None:
+        """Release the state's connections (Postgres); a no-op embedded."""
+        close = getattr(self.state, "close", None)
+        if close is not None:
+            close()
+
+    # ---- keys (ids are validated before they touch a key) ----
+    def key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def trip_key(self, trip_id: str, name: str) -> str:
+        return self.key("trips", validate_trip_id(trip_id), name)
+
+    def chunk_key(self, trip_id: str, chunk_no: int) -> str:
+        return self.trip_key(trip_id, f"chunks/{validate_chunk_no(chunk_no)}.ndjson.gz")
+
+    def sidecar_key(self, trip_id: str, chunk_no: int) -> str:
+        return self.trip_key(trip_id, f"chunks/{validate_chunk_no(chunk_no)}.json")
 
     @property
     def completed_dir(self) -> Path:
-        return self.root / "completed"
+        """The embedded completion log's folder (local stores only; benchmarks and tests look at it)."""
+        return self.store.path(self.key("completed"))
 
-    def marker_path(self, seq: int) -> Path:
-        return self.completed_dir / f"{seq:0{MARKER_DIGITS}d}.json"
+    # ---- whole-object primitives ----
+    def read_json(self, key: str) -> dict | None:
+        raw = self.store.read(key)
+        return None if raw is None else json.loads(raw)
 
-    def day_dir(self, day: str) -> Path:
-        return self.root / "days" / day
+    def write_json(self, key: str, payload: dict, *, exclusive: bool = False) -> bool:
+        """Place ``payload`` at ``key``; with ``exclusive`` (create-only) return False if it exists."""
+        if exclusive:
+            return self.store.create(key, json_bytes(payload))
+        self.store.write(key, json_bytes(payload))
+        return True
 
-    # ---- atomic primitives ----
-    def write_bytes(self, path: Path, data: bytes, *, exclusive: bool = False) -> bool:
-        """Atomically place ``data`` at ``path``; with ``exclusive`` return False if it exists."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            if exclusive:
-                try:
-                    os.link(tmp, path)
-                except FileExistsError:
-                    return False
-            else:
-                os.replace(tmp, path)
-            if self.fsync:
-                fsync_path(path.parent)
-            return True
-        finally:
-            tmp.unlink(missing_ok=True)
+    def trip_lock(self, trip_id: str):
+        """One writer per trip: this host's ``flock`` embedded, a Postgres advisory lock across replicas."""
+        return self.state.trip_lock(validate_trip_id(trip_id))
 
-    def write_json(self, path: Path, payload: dict, *, exclusive: bool = False) -> bool:
-        return self.write_bytes(path, _json_bytes(payload), exclusive=exclusive)
+    def is_complete(self, trip_id: str) -> bool:
+        return self.store.exists(self.trip_key(trip_id, "completed.json"))
 
-    def remove(self, path: Path) -> None:
-        """Delete ``path`` if present, durably (the directory entry is fsynced too)."""
-        path.unlink(missing_ok=True)
-        if self.fsync:
-            fsync_path(path.parent)
+    def store_chunk(self, trip_id: str, chunk_no: int, body: bytes, sidecar: dict) -> dict | None:
+        """Store body then sidecar (the commit point); call under ``trip_lock``.
 
-    @staticmethod
-    def read_json(path: Path) -> dict | None:
-        try:
-            return json.loads(path.read_bytes())
-        except FileNotFoundError:
+        Returns None when stored, or the sidecar that was already there. A body without sidecar is the
+        debris of a writer that died mid-chunk: it is replaced (create-only, so a late write of the dead
+        writer can never overwrite a body whose sidecar exists).
+        """
+        body_key = self.chunk_key(trip_id, chunk_no)
+        for _ in range(5):
+            if self.store.create(body_key, body):
+                break
+            current = self.store.read(body_key)
+            if current is not None and sha256_hex(current) == sidecar["sha256"]:
+                break
+            self.store.delete(body_key)
+        else:
+            raise RuntimeError(f"chunk {chunk_no} of trip {trip_id}: body kept changing under the trip lock")
+        if self.write_json(self.sidecar_key(trip_id, chunk_no), sidecar, exclusive=True):
             return None
+        return self.read_json(self.sidecar_key(trip_id, chunk_no))
 
-    @contextmanager
-    def trip_lock(self, trip_id: str) -> Iterator[None]:
-        """Serialise writers of one trip (threads and processes on this host)."""
-        lock_path = self.trip_dir(trip_id) / ".lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def remove_chunk(self, trip_id: str, chunk_no: int) -> bool:
+        """Delete a chunk, sidecar first (it is what makes the chunk "stored"); True if it was stored."""
+        sidecar = self.sidecar_key(trip_id, chunk_no)
+        stored = self.store.exists(sidecar)
+        self.store.delete(sidecar)
+        self.store.delete(self.chunk_key(trip_id, chunk_no))
+        return stored
+
+    def read_chunk(self, trip_id: str, chunk_no: int, sha256: str) -> bytes:
+        """A stored chunk's body, checked against its recorded sha256 (a reader never trusts debris)."""
+        body = self.store.read(self.chunk_key(trip_id, chunk_no))
+        if body is None or sha256_hex(body) != sha256:
+            raise RuntimeError(f"landing zone: chunk {chunk_no} of trip {trip_id} is missing or does not match "
+                               f"its sha256 {sha256}")
+        return body
 
     # ---- reads used by the trip side ----
-    def stored_chunks(self, trip_id: str) -> dict[int, dict]:
-        """Sidecars of the stored chunks, by chunk number."""
-        chunk_dir = self.trip_dir(trip_id) / "chunks"
-        if not chunk_dir.exists():
-            return {}
+    def trip_objects(self, trip_id: str) -> set[str]:
+        """Names of a trip's objects relative to its folder (``trip.json``, ``chunks/1.json``...): one listing."""
+        base = self.key("trips", validate_trip_id(trip_id))
+        return {key[len(base) + 1:] for key in self.store.list(base)}
+
+    def stored_chunks(self, trip_id: str, objects: set[str] | None = None, *, around: int | None = None
+                      ) -> dict[int, dict]:
+        """Sidecars of the stored chunks, by chunk number.
+
+        ``objects``: a ``trip_objects`` listing to reuse; ``around=n``: only chunk n and its nearest stored
+        neighbours below and above (all a new chunk's seq checks need; saves a GET per other chunk on S3).
+        """
+        numbers = set()
+        for name in self.trip_objects(trip_id) if objects is None else objects:
+            folder, _, leaf = name.partition("/")
+            stem, _, ext = leaf.partition(".")
+            if folder == "chunks" and ext == "json" and stem.isdigit() and not stem.startswith("0"):
+                numbers.add(int(stem))
+        if around is not None:
+            below, above = [n for n in numbers if n < around], [n for n in numbers if n > around]
+            numbers &= {around, max(below, default=around), min(above, default=around)}
         found = {}
-        for path in chunk_dir.glob("[1-9]*.json"):
-            found[int(path.stem)] = json.loads(path.read_bytes())
-        return dict(sorted(found.items()))
+        for number in sorted(numbers):
+            payload = self.read_json(self.sidecar_key(trip_id, number))
+            if payload is not None:
+                found[number] = payload
+        return found
+
+    def add_to_day_index(self, day: str, trip_id: str) -> None:
+        self.store.write(self.key("days", day, validate_trip_id(trip_id)), b"")
 
     def append_completion(self, payload: dict) -> int:
         """Append ``payload`` to the completion log; return its sequence number."""
-        hint_path = self.completed_dir / "next"
-        try:
-            seq = max(1, int(hint_path.read_text()))
-        except (FileNotFoundError, ValueError):
-            seq = 1
-        while not self.write_json(self.marker_path(seq), payload, exclusive=True):
-            seq += 1
-        self.write_bytes(hint_path, str(seq + 1).encode())
-        return seq
+        return self.state.append_completion(payload)
 
     def read_completions(self, after: int, limit: int | None = None) -> list[CompletionMarker]:
-        """Markers ``after+1, after+2, ...`` up to the first gap (the log's end)."""
-        markers: list[CompletionMarker] = []
-        seq = after + 1
-        while limit is None or len(markers) < limit:
-            payload = self.read_json(self.marker_path(seq))
-            if payload is None:
-                break
-            markers.append(
-                CompletionMarker(
-                    seq=seq,
-                    trip_id=payload["trip_id"],
-                    vin=payload["vin"],
-                    days=list(payload["days"]),
-                    event_count=int(payload["event_count"]),
-                )
-            )
-            seq += 1
-        return markers
+        """Entries ``after+1, after+2, ...`` (the log is gapless and ordered)."""
+        return self.state.read_completions(after, limit)
 
     def completed_trips_on_day(self, day: str) -> list[str]:
         """Completed trips with records (or their start) on ``day``, sorted."""
-        folder = self.day_dir(day)
-        if not folder.exists():
-            return []
-        return sorted(
-            name
-            for name in os.listdir(folder)
-            if not name.startswith(".") and (self.trip_dir(name) / "completed.json").exists()
-        )
-
-
-def _json_bytes(payload: dict) -> bytes:
-    return (json.dumps(payload, sort_keys=True, separators=(",", ":")) + "\n").encode()
-
+        names = {key.rsplit("/", 1)[-1] for key in self.store.list(self.key("days", day))}
+        return sorted(name for name in names if self.is_complete(name))

@@ -26,7 +26,8 @@ def _errors(*codes: int) -> dict:
         413: "body or decompressed body too large",
         415: "wrong Content-Type",
         431: "request headers too large (headers_too_large) or too many header fields (too_many_headers)",
-        503: "chunk validator restarted (validator_unavailable); retry",
+        503: "chunk validator restarted (validator_unavailable), or the object store (storage_unavailable) or the "
+        "state database (state_unavailable) is unreachable; nothing was stored, retry",
         422: "invalid trip, chunk line or manifest; a chunk whose own seq range can never tile (gaps inside it, "
         "chunk 1 not starting at seq 1, chunk n starting before seq n)",
     }
@@ -116,7 +117,7 @@ OPENAPI: dict = {
                 "responses": {
                     "201": {"description": "created"},
                     "200": {"description": "already registered with the same vin and started_at"},
-                    **_errors(400, 401, 403, 409, 413, 415, 422, 431),
+                    **_errors(400, 401, 403, 409, 413, 415, 422, 431, 503),
                 },
             }
         },
@@ -130,7 +131,7 @@ OPENAPI: dict = {
                         "description": "trip status",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TripStatus"}}},
                     },
-                    **_errors(400, 401, 403, 404, 431),
+                    **_errors(400, 401, 403, 404, 431, 503),
                 },
             }
         },
@@ -169,7 +170,7 @@ OPENAPI: dict = {
                         "description": "deleted (or was not stored)",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChunkDeleted"}}},
                     },
-                    **_errors(400, 401, 403, 404, 409, 431),
+                    **_errors(400, 401, 403, 404, 409, 431, 503),
                 },
             },
         },
@@ -184,7 +185,7 @@ OPENAPI: dict = {
                 },
                 "responses": {
                     "200": {"description": "complete"},
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 431),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 431, 503),
                 },
             }
         },

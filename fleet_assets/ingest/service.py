@@ -62,7 +62,7 @@ def _iso(value: datetime) -> str:
 
 def load_trip(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
     """trip.json of an existing trip the device may write, else 404/403."""
-    trip = zone.read_json(zone.trip_dir(check_trip_id(trip_id)) / "trip.json")
+    trip = zone.read_json(zone.trip_key(check_trip_id(trip_id), "trip.json"))
     if trip is None:
         raise IngestError(404, "trip_not_found", f"trip {trip_id} does not exist; POST /v1/trips first")
     if device is not None:
@@ -86,10 +86,10 @@ def create_trip(zone: LandingZone, body: dict, device: Device | None) -> tuple[i
         device.require_vin(vin)
     started_at = _iso(_parse_started_at(body["started_at"]))
     record = {"trip_id": trip_id, "vin": vin, "started_at": started_at, "device": device.name if device else None}
-    path = zone.trip_dir(trip_id) / "trip.json"
-    if zone.write_json(path, record, exclusive=True):
+    key = zone.trip_key(trip_id, "trip.json")
+    if zone.write_json(key, record, exclusive=True):
         return 201, {"trip_id": trip_id, "created": True}
-    existing = zone.read_json(path)
+    existing = zone.read_json(key)
     if existing["vin"] != vin or existing["started_at"] != started_at:
         if device is not None:
             device.require_trip(existing)
@@ -101,7 +101,7 @@ def trip_status(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
     """GET /v1/trips/{id}: what the server holds, so an uploader can resume."""
     trip = load_trip(zone, trip_id, device)
     chunks = zone.stored_chunks(trip_id)
-    completed = zone.read_json(zone.trip_dir(trip_id) / "completed.json")
+    completed = zone.read_json(zone.trip_key(trip_id, "completed.json"))
     return {
         "trip_id": trip["trip_id"],
         "vin": trip["vin"],
@@ -110,7 +110,7 @@ def trip_status(zone: LandingZone, trip_id: str, device: Device | None) -> dict:
             {key: info[key] for key in ("no", "sha256", "size_bytes", "first_seq", "last_seq")}
             for info in chunks.values()
         ],
-        "complete": completed is not None,
+        "complete": completed is not None and "marker" in completed,  # logged; else `complete` again finishes it
     }
 
 
@@ -125,7 +125,7 @@ def put_chunk(
     max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
     validate: Callable[[bytes, str, str, int], dict] = summarise_chunk,
 ) -> tuple[int, dict]:
-    """PUT a chunk: verify checksum and every line, then store body + sidecar atomically.
+    """PUT a chunk: verify checksum and every line, then store body, then its sidecar (the commit point).
 
     ``validate`` is ``summarise_chunk`` or something that runs it elsewhere (the server's ``ValidatorPool``).
     """
@@ -139,8 +139,8 @@ def put_chunk(
         raise IngestError(
             400, "checksum_mismatch", f"X-Chunk-SHA256 {declared_sha256!r} does not match the body (sha256 {actual})"
         )
-    sidecar_path = zone.chunk_sidecar_path(trip_id, number)
-    existing = zone.read_json(sidecar_path)
+    sidecar_key = zone.sidecar_key(trip_id, number)
+    existing = zone.read_json(sidecar_key)
     if existing is not None:
         return _same_chunk(existing, actual, trip_id, number)
     try:
@@ -149,15 +149,17 @@ def put_chunk(
         raise IngestError(422, "invalid_chunk", f"chunk {number}: {exc}") from None
     sidecar = {"no": number, "sha256": actual, "size_bytes": len(body), **summary}
     with zone.trip_lock(trip_id):
-        existing = zone.read_json(sidecar_path)
-        if existing is not None:
-            return _same_chunk(existing, actual, trip_id, number)
-        if (zone.trip_dir(trip_id) / "completed.json").exists():
+        objects = zone.trip_objects(trip_id)  # one listing answers "stored meanwhile?", "complete?" and the seq checks
+        stored = zone.stored_chunks(trip_id, objects, around=number)
+        if number in stored:
+            return _same_chunk(stored[number], actual, trip_id, number)
+        if "completed.json" in objects:
             raise IngestError(409, "trip_completed", f"trip {trip_id} is complete; chunk {number} is not part of it")
-        _check_against_stored(sidecar, zone.stored_chunks(trip_id))  # first: names the chunk it collides with
+        _check_against_stored(sidecar, stored)  # first: names the chunk it collides with
         _check_own_seq_range(sidecar)
-        zone.write_bytes(zone.chunk_path(trip_id, number), body)
-        zone.write_json(sidecar_path, sidecar)
+        existing = zone.store_chunk(trip_id, number, body, sidecar)
+        if existing is not None:  # stored meanwhile by a writer that did not hold our lock (cannot happen
+            return _same_chunk(existing, actual, trip_id, number)  # with one; answered like a re-send)
     return 201, {"trip_id": trip_id, "chunk_no": number, "sha256": actual, "stored": True}
 
 
@@ -231,12 +233,9 @@ def delete_chunk(zone: LandingZone, trip_id: str, chunk_no: str | int, device: D
     number = check_chunk_no(chunk_no)
     load_trip(zone, trip_id, device)
     with zone.trip_lock(trip_id):
-        if (zone.trip_dir(trip_id) / "completed.json").exists():
+        if zone.is_complete(trip_id):
             raise IngestError(409, "trip_completed", f"trip {trip_id} is complete; its chunks can no longer be deleted")
-        sidecar_path = zone.chunk_sidecar_path(trip_id, number)
-        deleted = sidecar_path.exists()
-        zone.remove(sidecar_path)  # first: the sidecar is what makes the chunk "stored"
-        zone.remove(zone.chunk_path(trip_id, number))
+        deleted = zone.remove_chunk(trip_id, number)
     return 200, {"trip_id": trip_id, "chunk_no": number, "deleted": deleted}
 
 
@@ -264,23 +263,30 @@ def complete_trip(zone: LandingZone, trip_id: str, body: dict, device: Device | 
         raise IngestError(
             422, "manifest_mismatch", f"manifest started_at {_iso(manifest.started_at)} is not {trip['started_at']}"
         )
-    trip_dir = zone.trip_dir(trip_id)
     with zone.trip_lock(trip_id):
-        done = zone.read_json(trip_dir / "completed.json")
+        done = zone.read_json(zone.trip_key(trip_id, "completed.json"))
         if done is not None:
-            if zone.read_json(trip_dir / "manifest.json") != canonical:
+            if zone.read_json(zone.trip_key(trip_id, "manifest.json")) != canonical:
                 raise IngestError(409, "trip_completed", f"trip {trip_id} was completed with a different manifest")
-            return 200, {"trip_id": trip_id, "complete": True, "marker": done["marker"], "created": False}
-        stored = zone.stored_chunks(trip_id)
-        _verify_against_chunks(manifest, stored)
-        days = sorted({day for info in stored.values() for day in info["days"]} | {manifest.started_at.date().isoformat()})
-        zone.write_json(trip_dir / "manifest.json", canonical)
-        for day in days:
-            zone.write_bytes(zone.day_dir(day) / trip_id, b"")
+            if "marker" in done:
+                return 200, {"trip_id": trip_id, "complete": True, "marker": done["marker"], "created": False}
+            days = done["days"]  # a completion cut short before its log entry: finish it now
+        else:
+            stored = zone.stored_chunks(trip_id)
+            _verify_against_chunks(manifest, stored)
+            days = sorted({day for info in stored.values() for day in info["days"]}
+                          | {manifest.started_at.date().isoformat()})
+            # Order: manifest, day index and completed.json make the trip readable and immutable; only then
+            # the log entry (what the sensor acts on), so nothing in the log is ever unreadable. A crash before
+            # the entry leaves a complete trip without one, which the device's retry of `complete` logs.
+            zone.write_json(zone.trip_key(trip_id, "manifest.json"), canonical)
+            for day in days:
+                zone.add_to_day_index(day, trip_id)
+            zone.write_json(zone.trip_key(trip_id, "completed.json"), {"days": days})
         marker = zone.append_completion(
             {"trip_id": trip_id, "vin": trip["vin"], "days": days, "event_count": manifest.event_count}
         )
-        zone.write_json(trip_dir / "completed.json", {"marker": marker, "days": days})
+        zone.write_json(zone.trip_key(trip_id, "completed.json"), {"marker": marker, "days": days})
     return 200, {"trip_id": trip_id, "complete": True, "marker": marker, "created": True}
 
 

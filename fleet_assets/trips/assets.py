@@ -78,7 +78,7 @@ TRIP_DATASETS = ("edge_events", "edge_dtcs", "trip_summaries")
 )
 def trip_datasets(context: dg.AssetExecutionContext, storage: FleetStorage) -> Iterator[dg.MaterializeResult]:
     day = context.partition_key
-    batch = load_trips_on_day(LandingZone(storage.landing_dir), day)  # the run's only landing-zone read
+    batch = load_trips_on_day(LandingZone.for_layout(storage.layout), day)  # the run's only landing-zone read
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     checks = context.selected_asset_check_keys
     for name, build in (("edge_events", _edge_events), ("edge_dtcs", _edge_dtcs), ("trip_summaries", _trip_summaries)):

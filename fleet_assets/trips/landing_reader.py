@@ -1,7 +1,9 @@
 """Read completed trips from the landing zone into Arrow tables (the only I/O the assets need).
 
 The day index (``landing/days/<day>/``) names the completed trips touching a
-day, so a partition reads only its own trips, never the whole zone.
+day, so a partition reads only its own trips, never the whole zone. It reads
+through the object store (local disk or S3), each chunk checked against the
+manifest's sha256.
 """
 
 from __future__ import annotations
@@ -30,15 +32,14 @@ def load_trips_on_day(zone: LandingZone, day: str) -> TripBatch:
 def load_trips(zone: LandingZone, trip_ids: list[str]) -> TripBatch:
     trips, events, dtcs = [], [], []
     for trip_id in trip_ids:
-        trip_dir = zone.trip_dir(trip_id)
-        manifest = zone.read_json(trip_dir / "manifest.json")
+        manifest = zone.read_json(zone.trip_key(trip_id, "manifest.json"))
         trips.append({
             "trip_id": trip_id, "vin": manifest["vin"],
             "started_at": _ts(manifest["started_at"]),
             "ended_at": _ts(manifest["ended_at"]) if manifest.get("ended_at") else None,
         })
         for chunk in manifest["chunks"]:
-            body = zone.chunk_path(trip_id, chunk["no"]).read_bytes()
+            body = zone.read_chunk(trip_id, chunk["no"], chunk["sha256"])
             for record in decode_chunk(body, trip_id=trip_id, vin=manifest["vin"]):
                 if isinstance(record, DtcRecord):
                     dtcs.append(record.model_dump(include=set(EDGE_DTCS_SCHEMA.names)))

@@ -3,8 +3,9 @@
 The cursor is the last completion-log number read plus the days still waiting
 to become valid partitions (today's date is not a partition until it ends,
 ``end_offset=0``). A tick reads only the markers after the cursor, so it costs
-O(new trips), not O(all trips). It touches only small JSON files: no DuckDB,
-no Parquet. Run keys are ``day + last marker``: re-evaluating the same tick
+O(new trips), not O(all trips). It touches only the completion log (small JSON
+objects embedded, one indexed query in Postgres with ``FLEET_STATE_URL``): no
+DuckDB, no Parquet. Run keys are ``day + last marker``: re-evaluating the same tick
 dedupes, and a day receiving another trip later gets a new run.
 
 Days before the partitions start (``FLEET_PARTITIONS_START``) cannot be
@@ -81,7 +82,11 @@ def plan_tick(cursor: str | None, markers: list[CompletionMarker], last_day: str
 )
 def completed_trips_sensor(context: dg.SensorEvaluationContext, storage: FleetStorage):
     seq, _ = parse_cursor(context.cursor)
-    markers = LandingZone(storage.landing_dir).read_completions(seq, limit=MAX_TRIPS_PER_TICK)
+    zone = LandingZone.for_layout(storage.layout)
+    try:
+        markers = zone.read_completions(seq, limit=MAX_TRIPS_PER_TICK)
+    finally:
+        zone.close()
     plan = plan_tick(context.cursor, markers, daily_partitions.get_last_partition_key())
     refused = _refused(plan)
     if refused:

@@ -1,9 +1,17 @@
-"""Fixtures: an ingest app on a tmp landing zone, driven over httpx's ASGI transport."""
+"""Fixtures: an ingest app on a tmp landing zone, driven over httpx's ASGI transport.
+
+``backend_zone``/``backend_client`` run a test twice: embedded (a local directory, file state) and deployed
+(landing/ of a fresh S3 bucket on moto_server, state in a fresh Postgres database), so the two cannot drift.
+``Server`` is ``fleet-ingest-server`` as a real subprocess (the one helper that starts it in this tree).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -12,6 +20,7 @@ import pytest
 
 from fleet_assets.ingest.app import create_app
 from fleet_assets.ingest.keys import KeyRing, hash_key
+from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.ingest.synthetic import synthetic_trip, utc
 
 VIN_A = "1FTFW1E50PFA00001"
@@ -111,3 +120,71 @@ def snapshot():
 @pytest.fixture
 def keys():
     return {"A": KEY_A, "B": KEY_B, "VIN_A": VIN_A, "VIN_B": VIN_B}
+
+
+@pytest.fixture(params=["embedded", "deployed"])
+def backend_zone(request, tmp_path):
+    """The landing zone on each backend in turn: local directory + file state, then S3 + Postgres."""
+    if request.param == "embedded":
+        yield LandingZone(tmp_path / "landing", fsync=False)
+        return
+    from fleet_assets.storage.layout import DataLayout
+
+    layout = DataLayout(tmp_path / "scratch", storage_url=request.getfixturevalue("s3_storage_url"),
+                        state_url=request.getfixturevalue("state_url"))
+    zone = LandingZone.for_layout(layout)
+    yield zone
+    zone.close()
+
+
+@pytest.fixture
+def backend_client(backend_zone, keyring) -> AsgiClient:
+    return AsgiClient(create_app(backend_zone, keyring, max_chunk_bytes=256 * 1024, max_decompressed_bytes=1024 * 1024))
+
+
+def zone_snapshot(zone: LandingZone) -> dict[str, bytes]:
+    """Every object of the landing zone on any backend (by key)."""
+    return {key: zone.store.read(key) for key in zone.store.list(zone.prefix)}
+
+
+class Server:
+    """``python -m fleet_assets.ingest.cli`` with its log captured to a file; ``extra`` replaces ``--keys-file``."""
+
+    def __init__(self, tmp: Path, port: int, *, data: Path | None = None, extra: list[str] | None = None,
+                 log_name: str = "server.log"):
+        self.data = data or tmp / "data"
+        self.log_path = tmp / log_name
+        self.port = port
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = extra if extra is not None else ["--keys-file", str(write_keys(tmp / "keys.json"))]
+        cmd = [sys.executable, "-m", "fleet_assets.ingest.cli", "--data-dir", str(self.data), *args,
+               "--port", str(self.port), "--no-fsync"]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ingest server did not start: {self.log()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+
+    @property
+    def landing(self) -> Path:
+        return self.data / "landing"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, fragment: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while fragment not in self.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.log()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=10)

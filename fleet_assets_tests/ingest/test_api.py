@@ -11,8 +11,11 @@ from fleet_assets.ingest.landing import LandingZone
 from fleet_assets.ingest.openapi import OPENAPI
 from fleet_assets.ingest.synthetic import synthetic_records
 
+from .conftest import zone_snapshot
 
-def test_upload_complete_and_layout(client, landing, make_trip):
+
+def test_upload_complete_and_layout(backend_client, backend_zone, make_trip):
+    client, zone = backend_client, backend_zone
     trip = make_trip(n=50, per_chunk=20)
     assert client.create(trip).status_code == 201
     again = client.create(trip)
@@ -30,25 +33,54 @@ def test_upload_complete_and_layout(client, landing, make_trip):
     twice = client.complete(trip.trip_id, trip.manifest_json())
     assert twice.status_code == 200 and twice.json()["marker"] == 1 and twice.json()["created"] is False
 
-    trip_dir = landing / "trips" / trip.trip_id
+    prefix = f"{zone.key('trips', trip.trip_id)}/"
+    keys = {k[len(prefix):] for k in zone.store.list(zone.key("trips", trip.trip_id))}
+    assert keys == {"trip.json", "manifest.json", "completed.json", "chunks/1.ndjson.gz", "chunks/1.json",
+                    "chunks/2.ndjson.gz", "chunks/2.json", "chunks/3.ndjson.gz", "chunks/3.json"}
     for no, body in trip.chunks.items():
-        assert (trip_dir / "chunks" / f"{no}.ndjson.gz").read_bytes() == body
-    assert (trip_dir / "completed.json").exists()
-    assert (landing / "days" / "2025-03-04" / trip.trip_id).exists()
-    zone = LandingZone(landing)
+        assert zone.store.read(zone.chunk_key(trip.trip_id, no)) == body
+    assert zone.store.exists(zone.key("days", "2025-03-04", trip.trip_id))
     markers = zone.read_completions(0)
     assert [(m.seq, m.trip_id, m.days, m.event_count) for m in markers] == [(1, trip.trip_id, ["2025-03-04"], 50)]
     assert zone.completed_trips_on_day("2025-03-04") == [trip.trip_id]
     assert client.request("GET", f"/v1/trips/{trip.trip_id}").json()["complete"] is True
 
 
-def test_different_body_for_stored_chunk_is_409(client, landing, make_trip):
+def test_embedded_layout_is_unchanged(client, landing, make_trip):
+    """Embedded default: the same files under <data>/landing as before deployed mode (file log included)."""
+    trip = make_trip(n=50, per_chunk=20)
+    assert client.upload(trip).status_code == 200
+    trip_dir = landing / "trips" / trip.trip_id
+    for no, body in trip.chunks.items():
+        assert (trip_dir / "chunks" / f"{no}.ndjson.gz").read_bytes() == body
+    assert (trip_dir / "completed.json").exists() and (landing / "days" / "2025-03-04" / trip.trip_id).exists()
+    assert json.loads((landing / "completed" / "000000000001.json").read_bytes())["trip_id"] == trip.trip_id
+    assert LandingZone(landing).read_completions(0)[0].trip_id == trip.trip_id
+
+
+def test_different_body_for_stored_chunk_is_409(backend_client, backend_zone, make_trip):
+    client, zone = backend_client, backend_zone
     trip = make_trip()
     client.create(trip)
     assert client.put(trip.trip_id, 1, trip.chunks[1]).status_code == 201
+    before = zone_snapshot(zone)
     resp = client.put(trip.trip_id, 1, trip.chunks[2])
     assert resp.status_code == 409 and resp.json()["error"] == "chunk_conflict"
-    assert (landing / "trips" / trip.trip_id / "chunks" / "1.ndjson.gz").read_bytes() == trip.chunks[1]
+    assert zone.store.read(zone.chunk_key(trip.trip_id, 1)) == trip.chunks[1] and zone_snapshot(zone) == before
+
+
+def test_body_without_sidecar_is_debris_and_replaced(backend_client, backend_zone, make_trip):
+    """A writer killed between body and sidecar leaves a body alone: not "stored", replaced by the next upload."""
+    client, zone = backend_client, backend_zone
+    trip = make_trip(n=40, per_chunk=20)
+    client.create(trip)
+    zone.store.write(zone.chunk_key(trip.trip_id, 1), trip.chunks[2])  # debris: another body, no sidecar
+    status = client.request("GET", f"/v1/trips/{trip.trip_id}").json()
+    assert status["chunks"] == []
+    assert client.put(trip.trip_id, 1, trip.chunks[1]).status_code == 201
+    assert zone.store.read(zone.chunk_key(trip.trip_id, 1)) == trip.chunks[1]
+    assert client.put(trip.trip_id, 2, trip.chunks[2]).status_code == 201
+    assert client.complete(trip.trip_id, trip.manifest_json()).status_code == 200
 
 
 def test_recreate_with_other_start_is_409(client, make_trip):
@@ -109,8 +141,9 @@ def test_keys_never_logged(client, make_trip, caplog, keys):
     assert f"trip {trip.trip_id} complete" in caplog.text
 
 
-def test_stray_chunk_is_deleted_and_trip_completes(client, landing, make_trip, snapshot):
+def test_stray_chunk_is_deleted_and_trip_completes(backend_client, backend_zone, make_trip):
     """Recovery of a trip that is not complete yet: DELETE the stale chunk, PUT the right one, complete."""
+    client, zone = backend_client, backend_zone
     trip = make_trip(n=50, per_chunk=20)
     client.create(trip)
     assert client.put(trip.trip_id, 1, trip.chunks[1]).status_code == 201
@@ -123,17 +156,17 @@ def test_stray_chunk_is_deleted_and_trip_completes(client, landing, make_trip, s
     assert conflict.status_code == 409 and "DELETE" in conflict.json()["message"]
     gone = client.request("DELETE", f"/v1/trips/{trip.trip_id}/chunks/2")
     assert gone.status_code == 200 and gone.json() == {"trip_id": trip.trip_id, "chunk_no": 2, "deleted": True}
-    assert not (landing / "trips" / trip.trip_id / "chunks" / "2.ndjson.gz").exists()
-    assert not (landing / "trips" / trip.trip_id / "chunks" / "2.json").exists()
-    before = snapshot(landing)
+    assert not zone.store.exists(zone.chunk_key(trip.trip_id, 2))
+    assert not zone.store.exists(zone.sidecar_key(trip.trip_id, 2))
+    before = zone_snapshot(zone)
     again = client.request("DELETE", f"/v1/trips/{trip.trip_id}/chunks/2")  # a retried DELETE is a no-op
-    assert again.status_code == 200 and again.json()["deleted"] is False and snapshot(landing) == before
+    assert again.status_code == 200 and again.json()["deleted"] is False and zone_snapshot(zone) == before
 
     for no in (2, 3):
         assert client.put(trip.trip_id, no, trip.chunks[no]).status_code == 201
     done = client.complete(trip.trip_id, trip.manifest_json())
     assert done.status_code == 200, done.text
-    assert (landing / "trips" / trip.trip_id / "chunks" / "2.ndjson.gz").read_bytes() == trip.chunks[2]
+    assert zone.store.read(zone.chunk_key(trip.trip_id, 2)) == trip.chunks[2]
 
 
 def test_valid_chunks_in_any_upload_order_are_accepted(client, make_trip):

@@ -293,3 +293,27 @@ def test_delete_chunk_bad_ids_and_unknown_trip(client, landing, started, make_tr
     _assert_rejected(client.request("DELETE", f"/v1/trips/{make_trip().trip_id}/chunks/1"), 404, "trip_not_found",
                      "does not exist")
     assert snapshot(landing) == before
+
+
+def test_rejected_chunks_leave_either_backend_unchanged(backend_client, backend_zone, make_trip):
+    """The main rejections on both backends (S3 + Postgres too): same answers, no object written."""
+    from .conftest import zone_snapshot
+
+    client, zone = backend_client, backend_zone
+    trip = make_trip(n=50, per_chunk=20)
+    assert client.create(trip).status_code == 201
+    assert client.put(trip.trip_id, 1, trip.chunks[1]).status_code == 201
+    before = zone_snapshot(backend_zone)
+    bad_line = [r.to_json_dict() for r in trip.records[20:23]]
+    bad_line[1]["lat"] = 123.0
+    cases = [
+        (client.put(trip.trip_id, 2, trip.chunks[2], sha="0" * 64), 400, "checksum_mismatch", "does not match"),
+        (client.put(trip.trip_id, 2, trip.chunks[2][:-12]), 422, "invalid_chunk", "truncated"),
+        (client.put(trip.trip_id, 2, encode_chunk(bad_line)), 422, "invalid_chunk", "line 2: invalid event: lat"),
+        (client.put(trip.trip_id, 1, trip.chunks[2]), 409, "chunk_conflict", "different sha256"),
+        (client.put(trip.trip_id, 2, encode_chunk(trip.records[10:30])), 409, "seq_conflict", "overlaps"),
+        (client.complete(trip.trip_id, trip.manifest_json()), 422, "manifest_mismatch", "never uploaded"),
+    ]
+    for resp, status, error, fragment in cases:
+        _assert_rejected(resp, status, error, fragment)
+    assert zone_snapshot(zone) == before and zone.read_completions(0) == []

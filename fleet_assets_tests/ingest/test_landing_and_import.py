@@ -22,8 +22,8 @@ def _upload_direct(zone, trip):
     return service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)
 
 
-def test_concurrent_completions_get_gapless_unique_markers(landing, make_trip):
-    zone = LandingZone(landing, fsync=False)
+def test_concurrent_completions_get_gapless_unique_markers(backend_zone, make_trip):
+    zone = backend_zone
     trips = [make_trip(n=10, per_chunk=10) for _ in range(24)]
     errors = []
 
@@ -119,3 +119,35 @@ def test_collector_export_imports_identically(tmp_path, landing, make_trip):
     assert report.imported == [trip.trip_id] and report.failed == {}
     for no, body in trip.chunks.items():
         assert (landing / "trips" / trip.trip_id / "chunks" / f"{no}.ndjson.gz").read_bytes() == body
+
+
+def test_completion_cut_short_before_its_log_entry_is_finished_by_the_retry(landing, make_trip):
+    """The log entry (what the sensor acts on) comes after the trip is readable as complete; a completion cut
+    short in between is finished, once, by the device's retry."""
+    zone = LandingZone(landing, fsync=False)
+    trip = make_trip(n=40, per_chunk=20)
+    service.create_trip(zone, trip.create_body(), None)
+    for no, body in trip.chunks.items():
+        service.put_chunk(zone, trip.trip_id, no, body, sha256_hex(body), None)
+    (landing / "completed").write_bytes(b"")  # a real failure: the log's folder cannot be created
+    with pytest.raises(OSError):
+        service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)
+    assert zone.completed_trips_on_day("2025-03-04") == [trip.trip_id]  # a run of the day already reads it whole
+    assert zone.read_completions(0) == []
+    (landing / "completed").unlink()
+    status, result = service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)
+    assert status == 200 and result["marker"] == 1 and result["created"] is True
+    again = service.complete_trip(zone, trip.trip_id, trip.manifest_json(), None)[1]
+    assert again["marker"] == 1 and again["created"] is False
+    assert [m.trip_id for m in zone.read_completions(0)] == [trip.trip_id]
+
+
+def test_import_dir_lands_on_either_backend(tmp_path, backend_zone, make_trip):
+    """The USB import goes through the same store and state as uploads (S3 + Postgres when deployed)."""
+    trip = make_trip(n=40, per_chunk=20)
+    _export(trip, tmp_path / "usb")
+    assert import_dir(tmp_path / "usb", backend_zone).imported == [trip.trip_id]
+    assert import_dir(tmp_path / "usb", backend_zone).already_complete == [trip.trip_id]
+    assert [m.trip_id for m in backend_zone.read_completions(0)] == [trip.trip_id]
+    for no, body in trip.chunks.items():
+        assert backend_zone.read_chunk(trip.trip_id, no, sha256_hex(body)) == body

@@ -22,49 +22,9 @@ from fleet_protocol import CHUNK_CONTENT_TYPE, sha256_hex
 
 from fleet_assets.ingest.http_limits import DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS
 
-from .conftest import KEY_A, landing_snapshot, new_trip, write_keys
+from .conftest import KEY_A, Server, landing_snapshot, new_trip
 
 pytestmark = pytest.mark.slow
-
-
-class Server:
-    """``python -m fleet_assets.ingest.cli`` with its log captured to a file."""
-
-    def __init__(self, tmp: Path, port: int):
-        self.data = tmp / "data"
-        self.log_path = tmp / "server.log"
-        self.port = port
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "fleet_assets.ingest.cli", "--data-dir", str(self.data),
-               "--keys-file", str(write_keys(tmp / "keys.json")), "--port", str(self.port), "--no-fsync"]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ingest server did not start: {self.log()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-
-    @property
-    def landing(self) -> Path:
-        return self.data / "landing"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, fragment: str, timeout: float = 10) -> str:
-        deadline = time.monotonic() + timeout
-        while fragment not in self.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.log()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,8 @@
-"""Fixtures: a data dir whose landing zone holds completed trips, put there by the ingest service."""
+"""Fixtures: a data dir whose landing zone holds completed trips, put there by the ingest service.
+
+``storage``/``zone``/``land_trip`` are embedded; ``backend_storage``/``backend_land_trip`` run a test on each
+backend (embedded, then S3 on moto_server + Postgres via FLEET_STATE_URL, as a deployment sets it).
+"""
 
 from __future__ import annotations
 
@@ -32,8 +36,32 @@ def zone(storage) -> LandingZone:
     return LandingZone(storage.landing_dir, fsync=False)
 
 
+@pytest.fixture(params=["embedded", "deployed"])
+def backend_storage(request, tmp_path, monkeypatch) -> FleetStorage:
+    if request.param == "embedded":
+        return FleetStorage(data_dir=str(tmp_path / "data"))
+    monkeypatch.setenv("FLEET_STATE_URL", request.getfixturevalue("state_url"))
+    return FleetStorage(data_dir=str(tmp_path / "data"), storage_url=request.getfixturevalue("s3_storage_url"))
+
+
+@pytest.fixture
+def backend_zone(backend_storage) -> LandingZone:
+    zone = LandingZone.for_layout(backend_storage.layout)
+    yield zone
+    zone.close()
+
+
+@pytest.fixture
+def backend_land_trip(backend_zone):
+    return _lander(backend_zone)
+
+
 @pytest.fixture
 def land_trip(zone):
+    return _lander(zone)
+
+
+def _lander(zone: LandingZone):
     def _land(start=None, n=60, per_chunk=25, vin=VIN, records=None):
         trip_id = str(uuid.uuid4())
         start = start or utc(2025, 3, 4, 10, 0, 0)

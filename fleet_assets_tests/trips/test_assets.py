@@ -78,7 +78,9 @@ def _spy_reads(monkeypatch):
     return calls
 
 
-def test_landing_zone_is_read_once_per_run_and_outputs_match_the_transforms(storage, zone, land_trip, monkeypatch):
+def test_landing_zone_is_read_once_per_run_and_outputs_match_the_transforms(backend_storage, backend_zone,
+                                                                            backend_land_trip, monkeypatch):
+    storage, zone, land_trip = backend_storage, backend_zone, backend_land_trip
     land_trip(start=utc(2025, 3, 4, 23, 59, 0), n=120, per_chunk=50)
     land_trip(start=utc(2025, 3, 4, 12, 0, 0), n=30)
     calls = _spy_reads(monkeypatch)

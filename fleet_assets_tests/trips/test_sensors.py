@@ -20,7 +20,8 @@ def _tick(storage, cursor=None):
         return completed_trips_sensor(context)
 
 
-def test_ticks_request_affected_days_once(storage, land_trip):
+def test_ticks_request_affected_days_once(backend_storage, backend_land_trip):
+    storage, land_trip = backend_storage, backend_land_trip
     land_trip(start=utc(2025, 3, 4, 10))
     land_trip(start=utc(2025, 3, 4, 23, 59, 30))  # crosses midnight: both days
     first = _tick(storage)
