@@ -130,7 +130,7 @@ def generate_raw(rows: int, vehicles: int, day: str, seed: int = 0) -> dict[str,
     return {**_motive_raw(rows // 2, np.arange(mv), day, rng), **_samsara_raw(rows - rows // 2, np.arange(vehicles - mv), day, rng)}
 
 
-def write_sharded_raw(raw_dir: Path, rows: int, vehicles: int, day: str) -> int:
+def write_sharded_raw(raw_dir: Path, rows: int, vehicles: int, day: str, shard_rows: int | None = None) -> int:
     """Generate the day shard by shard straight into the raw store (as a sharded fetch stores it); returns N.
 
     Same generator and mix as :func:`generate_raw`; each shard holds the points of the vehicles whose dedup
@@ -143,7 +143,7 @@ def write_sharded_raw(raw_dir: Path, rows: int, vehicles: int, day: str) -> int:
 
     mv = vehicles // 2
     m_ids, s_ids = np.arange(mv), np.arange(vehicles - mv)
-    shards = shard_count(rows // 2, SHARD_ROWS)
+    shards = shard_count(rows // 2, shard_rows or SHARD_ROWS)
     m_shard = identity_shards("motive", [str(i) for i in m_ids], [f"MVIN{i:013d}" if i % 10 else None for i in m_ids], shards)
     s_shard = identity_shards("samsara", [f"s{i}" for i in s_ids], [f"SVIN{i:013d}" for i in s_ids], shards)
     m_of = np.array([m_shard[str(i)] for i in m_ids])
@@ -263,14 +263,16 @@ def run_streamed(storage, day: str) -> dict:
 
 
 def run_asset(storage, day: str, name: str) -> dict:
-    """One real Dagster asset of the chain (normalized_motive, normalized_samsara, telemetry) under dg.materialize."""
+    """One real Dagster asset of the chain (normalized_motive, normalized_samsara, telemetry) under dg.materialize;
+    ``all``: the three in one run."""
     import dagster as dg
 
     from fleet_assets.provider_ingest import assets
 
+    names = ["normalized_motive", "normalized_samsara", "telemetry"] if name == "all" else [name]
     t0 = time.perf_counter()
-    result = dg.materialize([getattr(assets, name)], partition_key=day, resources={"storage": storage})
-    meta = result.asset_materializations_for_node(name)[0].metadata
+    result = dg.materialize([getattr(assets, n) for n in names], partition_key=day, resources={"storage": storage})
+    meta = result.asset_materializations_for_node(names[-1])[0].metadata
     checks = result.get_asset_check_evaluations()
     return {"total_s": time.perf_counter() - t0, "rows_out": meta["dagster/row_count"].value,
             "checks_passed": all(c.passed for c in checks), "shards": meta["shards"].value}
@@ -388,7 +390,7 @@ def worker(args) -> None:
         storage = FleetStorage(data_dir=args.dir)  # embedded store: raw/ and parquet/ under --dir
         t0 = time.perf_counter()
         if args.worker == "gen":
-            result = {"shards": write_sharded_raw(storage.raw_dir, args.rows, args.vehicles, args.day)}
+            result = {"shards": write_sharded_raw(storage.raw_dir, args.rows, args.vehicles, args.day, args.shard_rows)}
         elif args.worker == "hash":
             result = content_hash(Path(args.target))
         elif args.worker == "streamed":
@@ -482,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--asset", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--shard-rows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args)
