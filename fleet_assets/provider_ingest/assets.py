@@ -201,13 +201,17 @@ def telemetry(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.Ma
         indexes = {name: shard_row_groups(pf) for name, pf in files.items()}
         shard_count = max([index[0] for index in indexes.values() if index] + [1])
         source_rows = {name: pf.metadata.num_rows for name, pf in files.items()}
+        unindexed: dict[str, list[pa.Table | None]] = {}  # such sources are held whole: write them in shards
 
         def source_shard(name: str, k: int) -> pa.Table:
             """Rows of shard ``k`` of ``shard_count`` in one source (whose own shard count divides it)."""
             pf, index = files[name], indexes[name]
-            if index is None:  # written without shards (before sharding, or a small producer): read it whole
-                table = _conform(name, day, pf.read())
-                return split_by_shard(table, shard_of_rows(table, shard_count), shard_count)[k]
+            if index is None:  # written without shards (before sharding, or a small producer): read and split once
+                if name not in unindexed:
+                    table = _conform(name, day, pf.read())
+                    unindexed[name] = split_by_shard(table, shard_of_rows(table, shard_count), shard_count)
+                part, unindexed[name][k] = unindexed[name][k], None  # released as the shards go
+                return part
             own, groups = index
             row_groups = groups.get(k % own, [])
             table = _conform(name, day, pf.read_row_groups(row_groups) if row_groups else pf.schema_arrow.empty_table())
