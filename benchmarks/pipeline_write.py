@@ -216,8 +216,7 @@ def run_ours(raw: dict[str, bytes], day: str, out: Path) -> dict:
 
 def run_streamed(storage, day: str) -> dict:
     """Ours, shard by shard (issue 14): per shard gunzip -> parse -> normalize both providers -> dedup -> append
-    the shard's row groups; one atomic publish at the end. Memory: one shard (plus the next shard's raw bytes,
-    read in a background thread: ``read_s`` is only the time spent waiting for them)."""
+    the shard's row groups; one atomic publish at the end. Memory: one shard."""
     import pyarrow as pa
 
     from fleet_assets.schema import TELEMETRY_SCHEMA
@@ -235,12 +234,9 @@ def run_streamed(storage, day: str) -> dict:
         raise SystemExit("both providers must be stored with the same shard count")
     vehicles = motive_vehicles_table(motive.read("vehicles"))
     with partition_writer(storage.dataset("telemetry"), day, TELEMETRY_SCHEMA) as out:
-        pieces = zip(motive.iter_shards("locations"), samsara.iter_shards("stats", "assignments"))
         for k in range(motive.shards):
             t0 = time.perf_counter()
-            (locations_raw,), (stats_raw, assignments_raw) = next(pieces)
-            files = [locations_raw, stats_raw, assignments_raw]
-            del locations_raw, stats_raw, assignments_raw
+            files = [motive.shard("locations", k), samsara.shard("stats", k), samsara.shard("assignments", k)]
             raw_bytes += sum(map(len, files))
             t1 = time.perf_counter()
             locations = motive_locations_table(files[0])

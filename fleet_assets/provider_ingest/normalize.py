@@ -51,15 +51,15 @@ def normalize_provider_shards(provider: str, raw: RawFetch, day: str) -> Iterato
         units = raw.manifest.get("units")
     elif provider != "samsara":
         raise ValueError(f"unknown provider {provider!r}")
-    names = ("locations",) if provider == "motive" else ("stats", "assignments")
-    for files in raw.iter_shards(*names):  # the next shard is read while this one is parsed
+    for k in range(raw.shards):
         if provider == "motive":
-            points = files[0]
+            points = raw.shard("locations", k)
             table = normalize_motive(vehicles, points, day, units=units)
         else:
-            points = files[0]
-            table = normalize_samsara(points, files[1], day)
-        del files
+            points = raw.shard("stats", k)
+            table = normalize_samsara(points, raw.shard("assignments", k), day)
         deduped = dedup_telemetry(table)
         in_day_count, total = _raw_points(provider, points, day)
         yield NormalizedDay(deduped.table, deduped.duplicates, in_day_count, total)
+
+

@@ -20,8 +20,7 @@ import gzip
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -72,22 +71,6 @@ class RawFetch:
 
     def shard(self, name: str, shard: int) -> bytes:
         return self.read(shard_file(name, shard, self.shards))
-
-    def iter_shards(self, *names: str) -> Iterator[tuple[bytes, ...]]:
-        """Per shard ``k`` in order, the files ``names`` of that shard; shard ``k + 1`` is fetched and gunzipped in a
-        background thread meanwhile (zlib releases the GIL), so reading overlaps the caller's parsing.
-        Memory: two shards of raw bytes."""
-        def load(k: int) -> tuple[bytes, ...]:
-            return tuple(self.shard(name, k) for name in names)
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-prefetch") as pool:
-            pending = pool.submit(load, 0)
-            for k in range(self.shards):
-                current = pending.result()
-                if k + 1 < self.shards:
-                    pending = pool.submit(load, k + 1)
-                yield current
-                del current
 
     @property
     def files(self) -> dict[str, bytes]:
