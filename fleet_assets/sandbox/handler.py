@@ -19,6 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import unquote
@@ -97,6 +98,8 @@ class SandboxBackend:
         self._attempts: dict[str, int] = defaultdict(int)
         self._served: dict[str, int] = defaultdict(int)  # clean first-page serves per window (late arrivals)
         self.requests: list[RequestRecord] = []
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self.peak_in_flight: dict[str, int] = defaultdict(int)  # most requests served at once, per route_key
         rate = self.config.rate_limit_per_s
         self._limits = {p: ServerRateLimit(rate) for p in ("motive", "samsara")} if rate else {}
         c = self.config
@@ -116,6 +119,49 @@ class SandboxBackend:
                 while len(self._walks) > 32:
                     self._walks.pop(next(iter(self._walks)))
         return items
+
+    # -- concurrency, as a provider counts it -----------------------------------------
+    @staticmethod
+    def route_keys(path: str) -> tuple[str, ...]:
+        """The counters a request belongs to: its provider, and its provider + route (ids stripped).
+
+        ``/v3/vehicle_locations/8000003`` counts for ``motive`` and ``motive /v3/vehicle_locations``: Motive's
+        documented limit of 10 simultaneous calls is per that route.
+        """
+        path = unquote(path)
+        provider = "motive" if path.startswith(("/v1/", "/v3/")) else "samsara" if path.startswith("/fleet/") else ""
+        if not provider:
+            return ()
+        route = path.rsplit("/", 1)[0] if path.rsplit("/", 1)[-1].isdigit() else path
+        return provider, f"{provider} {route}"
+
+    @contextmanager
+    def serving(self, path: str):
+        """Count a request as in flight from arrival until its response is sent (front ends wrap each request)."""
+        keys = self.route_keys(path)
+        with self._lock:
+            for key in keys:
+                self._in_flight[key] += 1
+                self.peak_in_flight[key] = max(self.peak_in_flight[key], self._in_flight[key])
+        try:
+            yield
+        finally:
+            with self._lock:
+                for key in keys:
+                    self._in_flight[key] -= 1
+
+    def stats(self) -> dict:
+        """Requests, 429 answers and peak concurrency per provider and route, since start."""
+        with self._lock:
+            records = list(self.requests)
+            peaks = dict(self.peak_in_flight)
+        out: dict = {}
+        for r in records:
+            for key in self.route_keys(r.path):
+                entry = out.setdefault(key, {"requests": 0, "429": 0, "peak_in_flight": peaks.get(key, 0)})
+                entry["requests"] += 1
+                entry["429"] += r.status == 429
+        return out
 
     # -- entry point -------------------------------------------------------------
     def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> SandboxResponse:
