@@ -210,6 +210,28 @@ class RunWorker:
                                                    f"{how} before the run finished")
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Dagster's own start-up chatter (connection retries with tracebacks, warnings) off: one line is ours."""
+    import warnings
+
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The message of the innermost cause (e.g. the driver's 'connection refused'), first line only."""
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fleet-run-worker", description="Execute runs launched by a Dagster instance whose dagster.yaml sets "
@@ -227,13 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.slots < 1 or args.poll_seconds <= 0:
         parser.error("--slots must be >= 1 and --poll-seconds > 0")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler()  # our lines only: not the root logger (alembic etc. stay quiet)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     try:
-        instance = dg.DagsterInstance.get()
+        with _quiet():
+            instance = dg.DagsterInstance.get()
     except Exception as exc:  # Dagster's own reasons: DAGSTER_HOME unset, bad yaml, Postgres unreachable
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"fleet-run-worker: cannot load the Dagster instance (DAGSTER_HOME, {PG_URL_SETTING}): {first}",
-              file=sys.stderr)
+        print(f"fleet-run-worker: cannot load the Dagster instance (DAGSTER_HOME, {PG_URL_SETTING}): "
+              f"{_first_line(exc)}", file=sys.stderr)
         return 2
     try:
         worker = RunWorker(instance, args.slots, args.poll_seconds, args.name, args.workdir)

@@ -35,6 +35,7 @@ MOTIVE_MAX_SPAN_DAYS = 92
 SAMSARA_TYPES = ("engineStates", "gps", "obdOdometerMeters")
 ODOMETER_EVERY = 5  # one odometer reading per 5 gps readings
 _SECRET_HEADERS = ("x-api-key", "authorization")
+MOTIVE_CAPPED_ROUTE = "motive /v3/vehicle_locations"  # SandboxConfig.motive_max_simultaneous applies here
 
 
 @dataclass
@@ -137,14 +138,20 @@ class SandboxBackend:
 
     @contextmanager
     def serving(self, path: str):
-        """Count a request as in flight from arrival until its response is sent (front ends wrap each request)."""
+        """Count a request as in flight from arrival until its response is sent (front ends wrap each request).
+
+        Yields whether the request is over the enforced simultaneous-call cap (then ``handle(..., over_cap=True)``
+        answers 429 like the provider); a refused call still counts as in flight, as at the provider.
+        """
         keys = self.route_keys(path)
+        cap = self.config.motive_max_simultaneous
         with self._lock:
             for key in keys:
                 self._in_flight[key] += 1
                 self.peak_in_flight[key] = max(self.peak_in_flight[key], self._in_flight[key])
+            over = cap is not None and MOTIVE_CAPPED_ROUTE in keys and self._in_flight[MOTIVE_CAPPED_ROUTE] > cap
         try:
-            yield
+            yield over
         finally:
             with self._lock:
                 for key in keys:
@@ -164,7 +171,8 @@ class SandboxBackend:
         return out
 
     # -- entry point -------------------------------------------------------------
-    def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> SandboxResponse:
+    def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+               over_cap: bool = False) -> SandboxResponse:
         path = unquote(path)
         provider = "motive" if path.startswith(("/v1/", "/v3/")) else "samsara" if path.startswith("/fleet/") else ""
         if path == "/healthz":
@@ -176,7 +184,11 @@ class SandboxBackend:
         with self._lock:
             attempt = self._attempts[key]
             self._attempts[key] += 1
-        response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
+        if over_cap:
+            response, fault = _json(429, {"error_message": "Too many simultaneous requests"},
+                                    **{"Retry-After": "1"}), "simultaneous_cap"
+        else:
+            response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
         response.delay_s += self.config.latency_ms / 1000.0
         self._mark(response)
         seen = {k.lower(): v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}

@@ -33,8 +33,9 @@ def create_app(backend: SandboxBackend | SandboxConfig | None = None) -> Starlet
     backend = backend if isinstance(backend, SandboxBackend) else SandboxBackend(backend)
 
     async def endpoint(request: Request) -> Response:
-        with backend.serving(request.url.path):
-            r = backend.handle(request.method, request.url.path, dict(request.query_params), dict(request.headers))
+        with backend.serving(request.url.path) as over_cap:
+            r = backend.handle(request.method, request.url.path, dict(request.query_params), dict(request.headers),
+                               over_cap=over_cap)
             if r.delay_s > 0:
                 await asyncio.sleep(r.delay_s)
         return Response(r.body, status_code=r.status, headers=r.headers)
