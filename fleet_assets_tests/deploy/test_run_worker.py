@@ -70,3 +70,13 @@ def test_an_instance_without_postgres_is_refused(tmp_path, monkeypatch):
                             timeout=120, cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "does not keep runs in Postgres" in result.stderr and "deploy/dagster.yaml" in result.stderr
+
+
+def test_terminate_asks_the_worker_to_stop_the_run(deployed_instance):
+    launcher = WorkerQueueRunLauncher()
+    launcher.register_instance(deployed_instance)
+    run = _starting_run(deployed_instance)
+    assert launcher.terminate(run.run_id) is True
+    assert deployed_instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELING
+    deployed_instance.report_run_canceled(deployed_instance.get_run_by_id(run.run_id))
+    assert launcher.terminate(run.run_id) is False  # already finished

@@ -36,10 +36,12 @@ DAYS = [f"2025-06-{d:02d}" for d in range(1, 9)]
 # The provider pipeline and the analytics upload. Not the trip assets: without devices uploading they only add
 # four empty steps per run (~10 s each on a loaded 2-core box); their deployed path is tested in trips/.
 ASSETS = ["raw_motive", "raw_samsara", "normalized_motive", "normalized_samsara", "telemetry", "analytics_upload"]
-# Small, but enough Motive vehicles that one fetch could exceed the cap alone, and enough latency that
-# concurrent location calls pile up at the server.
-SANDBOX = SandboxConfig(motive_vehicles=12, samsara_vehicles=4, interval_s=1800, latency_ms=400)
 MOTIVE_SIMULTANEOUS_CAP = 10  # Motive: at most 10 simultaneous vehicle_locations calls per account
+# Small data, but enough Motive vehicles and latency that location calls pile up at the server: a fetch with
+# the whole budget (10 req/s, 10 at once) keeps ~8 in flight, so two of them at once would exceed Motive's cap of
+# 10; with the pool limit of 2 each takes half (5 req/s, 5 at once): ~4 each. The cap is also enforced (429).
+SANDBOX = SandboxConfig(motive_vehicles=12, samsara_vehicles=4, interval_s=1800, latency_ms=800,
+                        motive_max_simultaneous=MOTIVE_SIMULTANEOUS_CAP)
 
 
 def _load_worker_hosts():
