@@ -6,7 +6,7 @@ Layers, lowest first (README "Inside fleet_assets/"):
    ``fleet_protocol`` wire contract;
 2. libraries: ``providers``, ``sandbox``, ``transforms``, ``storage``, ``ingest``: plain
    Python, no Dagster, tested on their own;
-3. Dagster: ``partitions``, ``executor``, ``dataset_checks`` and the areas (``provider_ingest``, ``trips``,
+3. Dagster: ``partitions``, ``executor``, ``dataset_checks``, ``run_worker`` and the areas (``provider_ingest``, ``trips``,
    ``warehouse``, ``analytics``); an area may use another area only through
    ``warehouse.resources`` (the ``FleetStorage`` resource every area shares);
 4. ``definitions``: assembles the areas; nothing imports it.
@@ -29,7 +29,7 @@ PROTOCOL = REPO / "protocol" / "fleet_protocol"
 
 BASE = {"settings", "schema", "days"}
 LIBRARIES = {"providers", "sandbox", "transforms", "storage", "ingest", "state"}
-DAGSTER_TOP = {"partitions", "executor", "dataset_checks"}
+DAGSTER_TOP = {"partitions", "executor", "dataset_checks", "run_worker"}
 AREAS = {"provider_ingest", "trips", "warehouse", "analytics"}
 SHARED_AREA_MODULE = "fleet_assets.warehouse.resources"
 

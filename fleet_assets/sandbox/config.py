@@ -65,6 +65,9 @@ class SandboxConfig:
     samsara_api_token: str = "sandbox-samsara-token"
     latency_ms: float = 0.0  # fixed delay added to every response
     rate_limit_per_s: float | None = None  # server-side limit per provider (429 + Retry-After when exceeded)
+    # Motive's documented "10 simultaneous requests" to vehicle_locations, enforced: a call arriving while this
+    # many are in flight gets 429 + Retry-After (None: not enforced). Only the HTTP server counts in-flight calls.
+    motive_max_simultaneous: int | None = None
     samsara_page_size: int = 50  # record fragments per stats-history page (a vehicle may span two pages)
     samsara_assignment_page_size: int = 50  # fixed 50, as observed live
     empty_pages: bool = True  # put an empty page with hasNextPage=true into long cursor walks
@@ -92,5 +95,7 @@ class SandboxConfig:
             raise ValueError("samsara_page_size must be within [1, 512] (Samsara's maximum)")
         if self.motive_company_units not in ("imperial", "metric"):
             raise ValueError(f"motive_company_units must be 'imperial' or 'metric', got {self.motive_company_units!r}")
+        if self.motive_max_simultaneous is not None and self.motive_max_simultaneous < 1:
+            raise ValueError("motive_max_simultaneous must be >= 1 (or None for no limit)")
         if self.rate_limit_per_s is not None and self.rate_limit_per_s <= 0:
             raise ValueError("rate_limit_per_s must be > 0 (or None for no limit)")

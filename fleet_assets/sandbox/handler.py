@@ -19,6 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import unquote
@@ -34,6 +35,7 @@ MOTIVE_MAX_SPAN_DAYS = 92
 SAMSARA_TYPES = ("engineStates", "gps", "obdOdometerMeters")
 ODOMETER_EVERY = 5  # one odometer reading per 5 gps readings
 _SECRET_HEADERS = ("x-api-key", "authorization")
+MOTIVE_CAPPED_ROUTE = "motive /v3/vehicle_locations"  # SandboxConfig.motive_max_simultaneous applies here
 
 
 @dataclass
@@ -97,6 +99,8 @@ class SandboxBackend:
         self._attempts: dict[str, int] = defaultdict(int)
         self._served: dict[str, int] = defaultdict(int)  # clean first-page serves per window (late arrivals)
         self.requests: list[RequestRecord] = []
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self.peak_in_flight: dict[str, int] = defaultdict(int)  # most requests served at once, per route_key
         rate = self.config.rate_limit_per_s
         self._limits = {p: ServerRateLimit(rate) for p in ("motive", "samsara")} if rate else {}
         c = self.config
@@ -117,8 +121,58 @@ class SandboxBackend:
                     self._walks.pop(next(iter(self._walks)))
         return items
 
+    # -- concurrency, as a provider counts it -----------------------------------------
+    @staticmethod
+    def route_keys(path: str) -> tuple[str, ...]:
+        """The counters a request belongs to: its provider, and its provider + route (ids stripped).
+
+        ``/v3/vehicle_locations/8000003`` counts for ``motive`` and ``motive /v3/vehicle_locations``: Motive's
+        documented limit of 10 simultaneous calls is per that route.
+        """
+        path = unquote(path)
+        provider = "motive" if path.startswith(("/v1/", "/v3/")) else "samsara" if path.startswith("/fleet/") else ""
+        if not provider:
+            return ()
+        route = path.rsplit("/", 1)[0] if path.rsplit("/", 1)[-1].isdigit() else path
+        return provider, f"{provider} {route}"
+
+    @contextmanager
+    def serving(self, path: str):
+        """Count a request as in flight from arrival until its response is sent (front ends wrap each request).
+
+        Yields whether the request is over the enforced simultaneous-call cap (then ``handle(..., over_cap=True)``
+        answers 429 like the provider); a refused call still counts as in flight, as at the provider.
+        """
+        keys = self.route_keys(path)
+        cap = self.config.motive_max_simultaneous
+        with self._lock:
+            for key in keys:
+                self._in_flight[key] += 1
+                self.peak_in_flight[key] = max(self.peak_in_flight[key], self._in_flight[key])
+            over = cap is not None and MOTIVE_CAPPED_ROUTE in keys and self._in_flight[MOTIVE_CAPPED_ROUTE] > cap
+        try:
+            yield over
+        finally:
+            with self._lock:
+                for key in keys:
+                    self._in_flight[key] -= 1
+
+    def stats(self) -> dict:
+        """Requests, 429 answers and peak concurrency per provider and route, since start."""
+        with self._lock:
+            records = list(self.requests)
+            peaks = dict(self.peak_in_flight)
+        out: dict = {}
+        for r in records:
+            for key in self.route_keys(r.path):
+                entry = out.setdefault(key, {"requests": 0, "429": 0, "peak_in_flight": peaks.get(key, 0)})
+                entry["requests"] += 1
+                entry["429"] += r.status == 429
+        return out
+
     # -- entry point -------------------------------------------------------------
-    def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> SandboxResponse:
+    def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+               over_cap: bool = False) -> SandboxResponse:
         path = unquote(path)
         provider = "motive" if path.startswith(("/v1/", "/v3/")) else "samsara" if path.startswith("/fleet/") else ""
         if path == "/healthz":
@@ -130,7 +184,11 @@ class SandboxBackend:
         with self._lock:
             attempt = self._attempts[key]
             self._attempts[key] += 1
-        response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
+        if over_cap:
+            response, fault = _json(429, {"error_message": "Too many simultaneous requests"},
+                                    **{"Retry-After": "1"}), "simultaneous_cap"
+        else:
+            response, fault = self._respond(provider, path, dict(query), headers, key, attempt)
         response.delay_s += self.config.latency_ms / 1000.0
         self._mark(response)
         seen = {k.lower(): v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}

@@ -3,7 +3,9 @@
 ``serve_in_thread(config)`` binds 127.0.0.1 on a free port, serves in a
 daemon thread and yields the base URL (both providers share it: their paths
 do not overlap); the backend is reachable as ``url.backend`` for request
-counts.
+counts. ``GET /_sandbox/stats`` tells the same from outside (``fleet-sandbox
+serve`` too): requests, 429s and the peak of requests in flight at once per
+provider and route, counted from arrival until the response is sent.
 """
 
 from __future__ import annotations
@@ -18,23 +20,31 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleet_assets.sandbox.config import SandboxConfig
 from fleet_assets.sandbox.handler import SandboxBackend
+
+STATS_PATH = "/_sandbox/stats"  # requests, 429s and peak concurrency per provider and route (GET, JSON)
 
 
 def create_app(backend: SandboxBackend | SandboxConfig | None = None) -> Starlette:
     backend = backend if isinstance(backend, SandboxBackend) else SandboxBackend(backend)
 
     async def endpoint(request: Request) -> Response:
-        r = backend.handle(request.method, request.url.path, dict(request.query_params), dict(request.headers))
-        if r.delay_s > 0:
-            await asyncio.sleep(r.delay_s)
+        with backend.serving(request.url.path) as over_cap:
+            r = backend.handle(request.method, request.url.path, dict(request.query_params), dict(request.headers),
+                               over_cap=over_cap)
+            if r.delay_s > 0:
+                await asyncio.sleep(r.delay_s)
         return Response(r.body, status_code=r.status, headers=r.headers)
 
-    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "PUT", "DELETE"])])
+    async def stats(_request: Request) -> Response:
+        return JSONResponse(backend.stats())
+
+    app = Starlette(routes=[Route(STATS_PATH, stats),
+                            Route("/{path:path}", endpoint, methods=["GET", "POST", "PUT", "DELETE"])])
     app.state.backend = backend
     return app
 

@@ -4,21 +4,17 @@ hash as embedded mode."""
 
 from __future__ import annotations
 
-import hashlib
-
 import dagster as dg
 import pytest
 
 from fleet_assets.provider_ingest.defs import PIPELINE_ASSETS
 from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
-from fleet_assets.storage.catalog import connect_parquet
-from fleet_assets.storage.raw_store import read_raw
 from fleet_assets.warehouse.assets import warehouse_catalog
 from fleet_assets.warehouse.resources import FleetStorage
+from .digests import output_digests
 
 DAY = "2025-06-02"
 SMALL = {"sandbox_vehicles": 3, "sandbox_interval_s": 600}
-DATASETS = ("normalized_motive", "normalized_samsara", "telemetry")
 
 
 def _materialize_day(storage: FleetStorage) -> dict:
@@ -26,15 +22,7 @@ def _materialize_day(storage: FleetStorage) -> dict:
     result = dg.materialize([*PIPELINE_ASSETS, warehouse_catalog], partition_key=DAY, resources=resources)
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     catalog = result.asset_materializations_for_node("warehouse_catalog")[0].metadata
-    summary = {"catalog_rows": catalog["rows"].value}
-    with connect_parquet(storage.layout.parquet_dir) as con:
-        for name in DATASETS:
-            rows = con.execute(f"SELECT * EXCLUDE (date), date::VARCHAR FROM {name} ORDER BY ALL").fetchall()
-            summary[name] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-    for provider in ("motive", "samsara"):
-        files = read_raw(storage.raw_dir, provider, DAY).files
-        summary[f"raw_{provider}"] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}
-    return summary
+    return {"catalog_rows": catalog["rows"].value, **output_digests(storage, [DAY])}
 
 
 @pytest.mark.slow

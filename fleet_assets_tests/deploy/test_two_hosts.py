@@ -1,0 +1,169 @@
+"""Two run-worker "machines" on loopback executing one deployed instance's runs (issue 11, item 4).
+
+One PostgreSQL holds the Dagster instance (deploy/dagster.yaml via DAGSTER_PG_URL) and, in another database,
+the platform state (FLEET_STATE_URL); one S3 (moto) holds the data. The control plane is one
+``dagster-daemon``; the two hosts are ``fleet-run-worker`` processes with their own DAGSTER_HOME scratch,
+FLEET_DATA_DIR and working directory (scripts/worker_hosts.py). Providers are the sandbox served over HTTP
+(requests and concurrency counted at the server), analytics the sandbox GraphQL backend over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import psycopg
+import pytest
+
+from fleet_assets.analytics.resources import AnalyticsResource
+from fleet_assets.analytics.sandbox.app import serve_in_thread as serve_analytics
+from fleet_assets.analytics.sandbox.backend import AnalyticsSandbox
+from fleet_assets.definitions import defs
+from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
+from fleet_assets.sandbox import SandboxConfig, serve_in_thread
+from fleet_assets.warehouse.resources import FleetStorage
+
+from ..storage.digests import output_digests
+
+DAYS = [f"2025-06-{d:02d}" for d in range(1, 9)]
+# The provider pipeline and the analytics upload. Not the trip assets: without devices uploading they only add
+# four empty steps per run (~10 s each on a loaded 2-core box); their deployed path is tested in trips/.
+ASSETS = ["raw_motive", "raw_samsara", "normalized_motive", "normalized_samsara", "telemetry", "analytics_upload"]
+MOTIVE_SIMULTANEOUS_CAP = 10  # Motive: at most 10 simultaneous vehicle_locations calls per account
+# Small data, but enough Motive vehicles and latency that location calls pile up at the server: a fetch with
+# the whole budget (10 req/s, 10 at once) keeps ~8 in flight, so two of them at once would exceed Motive's cap of
+# 10; with the pool limit of 2 each takes half (5 req/s, 5 at once): ~4 each. The cap is also enforced (429).
+SANDBOX = SandboxConfig(motive_vehicles=12, samsara_vehicles=4, interval_s=1800, latency_ms=800,
+                        motive_max_simultaneous=MOTIVE_SIMULTANEOUS_CAP)
+
+
+def _load_worker_hosts():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("worker_hosts", Path(__file__).parents[2] / "scripts" /
+                                                  "worker_hosts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+worker_hosts = _load_worker_hosts()
+
+
+def _new_database(admin: str) -> str:
+    name = f"fleet_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.replace("/postgres?", f"/{name}?", 1)
+
+
+def _embedded_reference(root: Path, days: list[str]) -> tuple[dict, dict]:
+    """The same days materialized in-process on the embedded defaults, from an identical provider sandbox."""
+    storage = FleetStorage(data_dir=str(root))
+    with serve_in_thread(SANDBOX) as url:
+        resources = {**defs.resources, "storage": storage, "analytics": AnalyticsResource(),
+                     "motive": MotiveResource(api_key=SANDBOX.motive_api_key, base_url=url),
+                     "samsara": SamsaraResource(api_key=SANDBOX.samsara_api_token, base_url=url)}
+        assets = list({id(a): a for a in (defs.get_assets_def(dg.AssetKey(n)) for n in ASSETS)}.values())
+        for day in days:
+            assert dg.materialize(assets, partition_key=day, resources=resources).success, day
+    with duckdb.connect(str(storage.ledger_path), read_only=True) as con:
+        acks = dict(((p, k), n) for p, k, n in con.execute(
+            "SELECT partition_key, kind, count(*) FROM upload_records GROUP BY ALL").fetchall())
+    return output_digests(storage, days), acks
+
+
+def _wipe(host) -> None:
+    """The host's local disk lost: its data dir and DAGSTER_HOME scratch (dagster.yaml comes back with the image)."""
+    shutil.rmtree(host.data_dir, ignore_errors=True)
+    for child in host.home.iterdir():
+        if child.name != "dagster.yaml":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_two_hosts_backfill_with_a_killed_run_matches_embedded(tmp_path, postgres_server, s3_storage_url,
+                                                              monkeypatch):
+    dagster_db, state_db = _new_database(postgres_server), _new_database(postgres_server)
+    # this process reads the instance too (to launch the backfill and watch it)
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
+    analytics = AnalyticsSandbox()
+    with serve_in_thread(SANDBOX) as providers, serve_analytics(analytics) as graphql:
+        env = {**os.environ, "FLEET_STATE_URL": state_db, "FLEET_STORAGE_URL": s3_storage_url,
+               "MOTIVE_API_KEY": SANDBOX.motive_api_key, "MOTIVE_BASE_URL": providers,
+               "SAMSARA_API_TOKEN": SANDBOX.samsara_api_token, "SAMSARA_BASE_URL": providers,
+               "GRAPH_SERVICE_URL": graphql}
+        cluster = worker_hosts.Cluster(tmp_path / "cluster", env, workers=2, slots=1)  # "between runs" is exact
+        reference = ThreadPoolExecutor(1)
+        try:
+            cluster.start()
+            cluster.set_pool("motive_api", 2)  # two fetches of a provider at once, each with half the budget
+            cluster.set_pool("samsara_api", 2)
+            backfill_id = cluster.launch_backfill(ASSETS, DAYS)
+            # the embedded reference, computed meanwhile (the daemon mostly waits on its 30 s backfill ticks)
+            embedded_future = reference.submit(_embedded_reference, tmp_path / "embedded", DAYS)
+            wiped = cluster.hosts[0]
+            killed: dict = {}
+
+            def kill_one_run_mid_way_and_wipe_its_host(runs) -> None:
+                """SIGKILL host-0's first run (its process group, as a pod dies) once a step of it succeeded,
+                then wipe host-0's disk before it claims its next run (its worker paused meanwhile)."""
+                if killed:
+                    return
+                for run_id, pid in wiped.run_processes().items():
+                    if cluster.instance.get_run_stats(run_id).steps_succeeded >= 1:
+                        os.kill(wiped.proc.pid, signal.SIGSTOP)
+                        try:
+                            os.killpg(pid, signal.SIGKILL)
+                            killed.update(run_id=run_id, before=set(wiped.run_processes()))
+                            _wipe(wiped)
+                        finally:
+                            os.kill(wiped.proc.pid, signal.SIGCONT)
+                        return
+
+            status, runs = cluster.wait_for_backfill(backfill_id, timeout=480,
+                                                     on_poll=kill_one_run_mid_way_and_wipe_its_host)
+            by_id = {r.run_id: r for r in runs}
+            assert status == "COMPLETED_SUCCESS", cluster.summary(runs)
+            # the killed run failed and a retry of it finished the day
+            assert killed and by_id[killed["run_id"]].status == dg.DagsterRunStatus.FAILURE
+            retries = [r for r in runs if r.tags.get("dagster/parent_run_id") == killed["run_id"]]
+            assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], cluster.summary(runs)
+            succeeded = sorted(r.tags["dagster/partition"] for r in runs if r.status == dg.DagsterRunStatus.SUCCESS)
+            assert succeeded == DAYS
+            # both machines executed runs; the wiped one succeeded afterwards from S3 + Postgres alone
+            hosts = cluster.run_hosts()
+            assert {hosts[r.run_id] for r in runs} == {"host-0", "host-1"}, hosts
+            after_wipe = set(wiped.run_processes()) - killed["before"]
+            assert after_wipe and all(by_id[r].status == dg.DagsterRunStatus.SUCCESS for r in after_wipe)
+            for host in cluster.hosts:
+                assert not list(host.data_dir.rglob("*.parquet")), host.name
+            # no provider saw more concurrent requests than its cap, and none was throttled
+            stats = providers.backend.stats()
+            assert stats["motive /v3/vehicle_locations"]["peak_in_flight"] <= MOTIVE_SIMULTANEOUS_CAP, stats
+            assert stats["motive"]["429"] == stats["samsara"]["429"] == 0, stats
+        finally:
+            cluster.stop()
+            reference.shutdown(wait=True)
+
+        # each record acknowledged once in the ledger (the killed run's upload was resumed, not repeated)
+        with psycopg.connect(state_db) as conn:
+            rows = conn.execute("SELECT partition_key, kind, count(*), count(DISTINCT (endpoint, fingerprint)) "
+                                "FROM upload_records GROUP BY 1, 2").fetchall()
+        deployed_acks = {(p, k): n for p, k, n, distinct in rows}
+        assert all(n == distinct for _, _, n, distinct in rows), rows
+        assert sum(deployed_acks.values()) == sum(analytics.stored_counts().values()) > 0
+        deployed = output_digests(FleetStorage(data_dir=str(tmp_path / "reader"), storage_url=s3_storage_url), DAYS)
+
+    embedded, embedded_acks = embedded_future.result()
+    assert embedded["telemetry"][0] > 0
+    assert deployed == embedded
+    assert deployed_acks == embedded_acks
