@@ -43,6 +43,7 @@ class ObjectStore(Protocol):
     url: str
 
     def read(self, key: str) -> bytes | None: ...
+    def download(self, key: str, local_file: Path) -> bool: ...
     def write(self, key: str, data: bytes) -> None: ...
     def upload(self, key: str, local_file: Path, *, consume: bool = False) -> None: ...
     def staging_file(self, key: str) -> Path: ...
@@ -109,6 +110,14 @@ class LocalStore:
             return self.path(key).read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+
+    def download(self, key: str, local_file: Path) -> bool:
+        """Copy ``key`` into ``local_file``; ``False`` if it does not exist."""
+        try:
+            shutil.copyfile(self.path(key), local_file)
+            return True
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return False
 
     def write(self, key: str, data: bytes) -> None:
         target = self.path(key)
@@ -248,6 +257,24 @@ class S3Store:
             if _code(exc) in ("NoSuchKey", "404"):
                 return None
             raise _storage_error(exc, self) from None
+
+    def download(self, key: str, local_file: Path) -> bool:
+        """Stream ``key`` into ``local_file`` with ONE GET (bounded memory; never ranged GETs, which could
+        mix two versions of a replaced object); ``False`` if it does not exist."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            body = self._call("read", self.client.get_object, Key=self._key(key))["Body"]
+            with open(local_file, "wb") as fh:
+                for chunk in body.iter_chunks(8 << 20):
+                    fh.write(chunk)
+            return True
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                return False
+            raise _storage_error(exc, self) from None
+        except BotoCoreError as exc:  # the connection broke mid-body
+            raise StorageError(f"cannot read {key} on {self.url}: {exc} (check FLEET_STORAGE_URL and AWS_ENDPOINT_URL_S3)") from None
 
     def write(self, key: str, data: bytes) -> None:
         from botocore.exceptions import ClientError

@@ -19,6 +19,14 @@ Nulls, explicitly:
   and fails the rule like a time outside it (``rows_outside_day``).
 
 Each rule returns ``RuleResult(passed, metadata)``; pure Arrow, no Dagster.
+
+Days published shard by shard (:func:`fleet_assets.storage.publish.publish_shards`)
+are checked shard by shard and the results combined (:class:`ShardedEvaluation`):
+a rule passes when it passes on every shard, counts are summed. Every rule but
+key uniqueness is per row, so that is exact. Uniqueness is exact too when no key
+value of ``shard_key`` (the vehicle identity; the trip) occurs in two shards —
+the sharding contract, which the combined ``shard_key_rule`` result verifies
+(``keys_in_several_shards``) instead of assuming.
 """
 
 from __future__ import annotations
@@ -108,6 +116,8 @@ class DatasetRules:
     dataset: str
     rules: dict[str, Rule]
     schema_rule: str | None = None
+    shard_key: KeyPart | None = None  # shards never share a value of this (see the module docstring)
+    shard_key_rule: str | None = None  # the key-uniqueness rule that relies on it
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -122,6 +132,49 @@ class DatasetRules:
         return results
 
 
+    def sharded(self, day: str | date) -> ShardedEvaluation:
+        return ShardedEvaluation(self, day)
+
+
+class ShardedEvaluation:
+    """Rules of one day evaluated shard by shard: ``add`` each shard, then ``results`` for the day."""
+
+    def __init__(self, rules: DatasetRules, day: str | date):
+        self.rules, self.day = rules, day
+        self._per_shard: list[dict[str, RuleResult]] = []
+        self._seen: set = set()
+        self._overlap = 0
+
+    def add(self, table: pa.Table) -> dict[str, RuleResult]:
+        results = self.rules.evaluate(table, self.day)
+        self._per_shard.append(results)
+        key = self.rules.shard_key
+        if key is not None and table.num_rows and all(ok for ok, _ in results.values()):
+            values = set(pc.unique(table[key] if isinstance(key, str) else key(table)).to_pylist())
+            self._overlap += len(values & self._seen)
+            self._seen |= values
+        return results
+
+    def results(self) -> dict[str, RuleResult]:
+        """Per rule: passed on every shard; integer metadata summed, other metadata from the first shard."""
+        combined: dict[str, RuleResult] = {}
+        for results in self._per_shard:
+            for name, (ok, meta) in results.items():
+                if name not in combined:
+                    combined[name] = RuleResult(ok, dict(meta))
+                    continue
+                total = combined[name].metadata
+                for k, v in meta.items():
+                    if isinstance(v, int) and not isinstance(v, bool) and isinstance(total.get(k), int):
+                        total[k] += v
+                combined[name] = RuleResult(combined[name].passed and ok, total)
+        rule = self.rules.shard_key_rule
+        if rule in combined:
+            ok, meta = combined[rule]
+            combined[rule] = RuleResult(ok and self._overlap == 0, {**meta, "keys_in_several_shards": self._overlap})
+        return combined
+
+
 def _telemetry_rules(dataset: str) -> DatasetRules:
     """The unified 14-column datasets: ``normalized_<provider>`` and ``telemetry``."""
     return DatasetRules(dataset, {
@@ -129,7 +182,7 @@ def _telemetry_rules(dataset: str) -> DatasetRules:
         "no_duplicate_keys": unique_keys(vehicle_identity, "timestamp"),  # the dedup key (transforms.dedup)
         "coordinates_in_range": coordinates_in_range("latitude", "longitude", nulls_allowed=False),
         "timestamps_in_partition_day": within_day("timestamp"),
-    }, schema_rule="schema_matches")
+    }, schema_rule="schema_matches", shard_key=vehicle_identity, shard_key_rule="no_duplicate_keys")
 
 
 # Check names are the asset check names shown in Dagster; they predate this module and are kept.
