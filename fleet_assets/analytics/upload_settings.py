@@ -84,6 +84,12 @@ class UploadSettings(BaseModel):
         default=100, ge=0, json_schema_extra=_meta("--max-dead-letters"),
         description="Rejected records one run may dead-letter; past it the run fails (a backend refusing "
                     "everything is not a day of bad records).")
+    # A day is read, built and sent in shards of whole vehicles (analytics.day_shards): memory follows the shard,
+    # not the day. ~1M input rows is ~0.5 GB of records, items and batches.
+    shard_rows: int = Field(
+        default=1_000_000, ge=1, json_schema_extra=_meta("--shard-rows"),
+        description="Input rows (telemetry + edge events + DTCs) per shard; a larger day is split by vehicle "
+                    "and sent shard by shard.")
     # -- requests
     timeout_seconds: float = Field(default=30.0, gt=0, json_schema_extra=_meta("--timeout"),
                                    description="Per-request timeout in seconds.")
