@@ -43,39 +43,27 @@ REPO = Path(__file__).resolve().parents[1]
 # --------------------------------------------------------------------------- data
 
 
-def generate_raw(rows: int, vehicles: int, day: str, seed: int = 0) -> dict[str, bytes]:
-    """Raw NDJSON files for one day: Motive vehicles/locations and Samsara stats/assignments."""
+def _motive_raw(n: int, ids, day: str, rng) -> dict[str, bytes]:
+    """Motive vehicles (``ids``) and ``n`` location lines, per vehicle in time order."""
     import numpy as np
     import polars as pl
 
-    rng = np.random.default_rng(seed)
-    half = rows // 2
     start = np.datetime64(day, "us").astype(np.int64)
-
-    def points(n, fleet):
-        vid = rng.integers(0, fleet, n)
-        ts = start + rng.integers(0, 86_400, n) * 1_000_000
-        dup = rng.random(n) < 0.01  # repeated points (same vehicle, same second)
-        ts[dup] = ts[np.maximum(np.flatnonzero(dup) - 1, 0)]
-        vid[dup] = vid[np.maximum(np.flatnonzero(dup) - 1, 0)]
-        return vid, ts
-
-    mv = vehicles // 2
-    m_vid, m_ts = points(half, mv)
+    m_vid, m_ts = _points(n, ids, start, rng)
     by_vehicle = np.lexsort((m_ts, m_vid))  # the API answers per vehicle, in time order
     m_vid, m_ts = m_vid[by_vehicle], m_ts[by_vehicle]
     motive_vehicles = pl.DataFrame({
-        "id": np.arange(mv), "number": [f"M-{i}" for i in range(mv)],
-        "vin": [f"MVIN{i:013d}" if i % 10 else None for i in range(mv)], "metric_units": np.arange(mv) % 4 == 0,
+        "id": ids, "number": [f"M-{i}" for i in ids],
+        "vin": [f"MVIN{i:013d}" if i % 10 else None for i in ids], "metric_units": ids % 4 == 0,
     })
     motive = pl.DataFrame({
         "vehicle_id": m_vid.astype(str),
         "located_at": pl.Series(m_ts).cast(pl.Datetime("us")).dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lat": rng.uniform(25, 48, half), "lon": rng.uniform(-124, -67, half),
-        "type": rng.choice(["breadcrumb", "vehicle_moving", "vehicle_stopped", "ignition_off"], half),
-        "speed": np.where(rng.random(half) < 0.05, np.nan, rng.uniform(0, 110, half)),
-        "bearing": rng.uniform(0, 360, half), "true_odometer": rng.uniform(1e4, 5e5, half),
-        "description": rng.choice(["Chicago, IL", "Gary, IN", " "], half),
+        "lat": rng.uniform(25, 48, n), "lon": rng.uniform(-124, -67, n),
+        "type": rng.choice(["breadcrumb", "vehicle_moving", "vehicle_stopped", "ignition_off"], n),
+        "speed": np.where(rng.random(n) < 0.05, np.nan, rng.uniform(0, 110, n)),
+        "bearing": rng.uniform(0, 360, n), "true_odometer": rng.uniform(1e4, 5e5, n),
+        "description": rng.choice(["Chicago, IL", "Gary, IN", " "], n),
     }).with_columns(pl.col("speed").fill_nan(None))
     motive = motive.select(
         "vehicle_id",
@@ -84,12 +72,19 @@ def generate_raw(rows: int, vehicles: int, day: str, seed: int = 0) -> dict[str,
             pl.struct(pl.col("vehicle_id").cast(pl.Int64).alias("id"), pl.lit("Ann").alias("first_name"), pl.lit("Lee").alias("last_name")).alias("driver"),
         ).alias("vehicle_location"),
     )
+    return {"vehicles": _nd(motive_vehicles), "locations": _nd(motive)}
 
-    sv = vehicles - mv
-    s_vid, s_ts = points(rows - half, sv)
+
+def _samsara_raw(n: int, ids, day: str, rng) -> dict[str, bytes]:
+    """Samsara stats-history records of ``ids`` holding ``n`` gps points, plus their assignments."""
+    import numpy as np
+    import polars as pl
+
+    start = np.datetime64(day, "us").astype(np.int64)
+    s_vid, s_ts = _points(n, ids, start, rng)
     gps = pl.DataFrame({
-        "vid": s_vid, "t": s_ts, "latitude": rng.uniform(25, 48, rows - half), "longitude": rng.uniform(-124, -67, rows - half),
-        "headingDegrees": rng.integers(0, 360, rows - half), "speedMilesPerHour": rng.uniform(0, 70, rows - half),
+        "vid": s_vid, "t": s_ts, "latitude": rng.uniform(25, 48, n), "longitude": rng.uniform(-124, -67, n),
+        "headingDegrees": rng.integers(0, 360, n), "speedMilesPerHour": rng.uniform(0, 70, n),
     }).sort("vid", "t").with_columns(time=pl.col("t").cast(pl.Datetime("us")).dt.strftime("%Y-%m-%dT%H:%M:%S.%3fZ"))
     gps = gps.with_columns(reverseGeo=pl.struct(pl.lit("Dallas, TX").alias("formattedLocation")))
     per_vehicle = gps.group_by("vid").agg(
@@ -103,16 +98,88 @@ def generate_raw(rows: int, vehicles: int, day: str, seed: int = 0) -> dict[str,
         pl.struct(pl.format("SVIN{}", pl.col("vid").cast(pl.String).str.zfill(13)).alias("samsara.vin")).alias("externalIds"),
         "gps", "engineStates", "obdOdometerMeters",
     )
-    assignments = pl.DataFrame({"vid": np.arange(sv)}).select(
+    assignments = pl.DataFrame({"vid": ids}).select(
         pl.struct(pl.format("d{}", "vid").alias("id"), pl.lit("Driver").alias("name")).alias("driver"),
         pl.struct(pl.format("s{}", "vid").alias("id")).alias("vehicle"),
         pl.lit(f"{day}T00:00:00Z").alias("startTime"), pl.lit(None, pl.String).alias("endTime"), pl.lit(False).alias("isPassenger"),
     )
+    return {"stats": _nd(stats), "assignments": _nd(assignments)}
 
-    def nd(df):
-        return df.write_ndjson().encode()
 
-    return {"vehicles": nd(motive_vehicles), "locations": nd(motive), "stats": nd(stats), "assignments": nd(assignments)}
+def _points(n, ids, start, rng):
+    import numpy as np
+
+    vid = ids[rng.integers(0, len(ids), n)] if len(ids) else np.zeros(0, dtype=np.int64)
+    ts = start + rng.integers(0, 86_400, n) * 1_000_000
+    dup = rng.random(n) < 0.01  # repeated points (same vehicle, same second)
+    ts[dup] = ts[np.maximum(np.flatnonzero(dup) - 1, 0)]
+    vid[dup] = vid[np.maximum(np.flatnonzero(dup) - 1, 0)]
+    return vid, ts
+
+
+def _nd(df) -> bytes:
+    return df.write_ndjson().encode()
+
+
+def generate_raw(rows: int, vehicles: int, day: str, seed: int = 0) -> dict[str, bytes]:
+    """Raw NDJSON files for one day: Motive vehicles/locations and Samsara stats/assignments (half the points each)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    mv = vehicles // 2
+    return {**_motive_raw(rows // 2, np.arange(mv), day, rng), **_samsara_raw(rows - rows // 2, np.arange(vehicles - mv), day, rng)}
+
+
+def write_sharded_raw(raw_dir: Path, rows: int, vehicles: int, day: str, shard_rows: int | None = None) -> int:
+    """Generate the day shard by shard straight into the raw store (as a sharded fetch stores it); returns N.
+
+    Same generator and mix as :func:`generate_raw`; each shard holds the points of the vehicles whose dedup
+    identity hashes to it (rows in proportion), so no process ever holds the whole day.
+    """
+    import numpy as np
+
+    from fleet_assets.storage.raw_store import shard_file, write_raw
+    from fleet_assets.transforms.shards import SHARD_ROWS, identity_shards, shard_count
+
+    mv = vehicles // 2
+    m_ids, s_ids = np.arange(mv), np.arange(vehicles - mv)
+    shards = shard_count(rows // 2, shard_rows or SHARD_ROWS)
+    m_shard = identity_shards("motive", [str(i) for i in m_ids], [f"MVIN{i:013d}" if i % 10 else None for i in m_ids], shards)
+    s_shard = identity_shards("samsara", [f"s{i}" for i in s_ids], [f"SVIN{i:013d}" for i in s_ids], shards)
+    m_of = np.array([m_shard[str(i)] for i in m_ids])
+    s_of = np.array([s_shard[f"s{i}"] for i in s_ids])
+
+    def pieces(provider: str):
+        for k in range(shards):
+            rng = np.random.default_rng(1000 + k)
+            if provider == "motive":
+                ids = m_ids[m_of == k]
+                files = _motive_raw(round(rows // 2 * len(ids) / len(m_ids)), ids, day, rng)
+                if k == 0:
+                    yield "vehicles", _motive_raw(0, m_ids, day, rng)["vehicles"]
+                yield shard_file("locations", k, shards), files["locations"]
+            else:
+                ids = s_ids[s_of == k]
+                files = _samsara_raw(round((rows - rows // 2) * len(ids) / len(s_ids)), ids, day, rng)
+                for name in ("stats", "assignments"):
+                    yield shard_file(name, k, shards), files[name]
+
+    write_raw(raw_dir, "motive", day, pieces("motive"), {"shards": shards, "units": None})
+    write_raw(raw_dir, "samsara", day, pieces("samsara"), {"shards": shards})
+    return shards
+
+
+def read_whole_raw(raw_dir: Path, day: str) -> dict[str, bytes]:
+    """The day's raw files with each file's shards concatenated (what an unsharded fetch stores)."""
+    from fleet_assets.storage.raw_store import read_raw
+
+    out: dict[str, bytes] = {}
+    for provider in ("motive", "samsara"):
+        fetch = read_raw(raw_dir, provider, day)
+        for name in fetch.names:
+            base = name if name == "vehicles" or fetch.shards == 1 else name.rsplit("_", 1)[0]
+            out[base] = out.get(base, b"") + fetch.read(name)
+    return out
 
 
 # --------------------------------------------------------------------------- ours
@@ -145,6 +212,79 @@ def run_ours(raw: dict[str, bytes], day: str, out: Path) -> dict:
     t4 = time.perf_counter()
     return {"parse_s": tp - t0, "normalize_s": t1 - tp, "dedup_s": t2 - t1, "write_s": t3 - t2, "total_s": t3 - t0,
             "publish_s": t4 - t3, "rows_in": motive.num_rows + samsara.num_rows, "rows_out": deduped.table.num_rows}
+
+
+def run_streamed(storage, day: str) -> dict:
+    """Ours, shard by shard (issue 14): per shard gunzip -> parse -> normalize both providers -> dedup -> append
+    the shard's row groups; one atomic publish at the end. Memory: one shard."""
+    import pyarrow as pa
+
+    from fleet_assets.schema import TELEMETRY_SCHEMA
+    from fleet_assets.storage.parquet_partitions import partition_writer
+    from fleet_assets.storage.raw_store import read_raw
+    from fleet_assets.transforms import dedup_telemetry, normalize_motive, normalize_samsara
+    from fleet_assets.transforms.motive import motive_locations_table, motive_vehicles_table
+    from fleet_assets.transforms.wire import SAMSARA_ASSIGNMENT_SCHEMA, SAMSARA_STATS_SCHEMA, as_table
+
+    t = dict.fromkeys(("read_s", "parse_s", "normalize_s", "dedup_s", "write_s"), 0.0)
+    rows_in = rows_out = raw_bytes = 0
+    t_start = time.perf_counter()
+    motive, samsara = read_raw(storage.raw_dir, "motive", day), read_raw(storage.raw_dir, "samsara", day)
+    if motive.shards != samsara.shards:
+        raise SystemExit("both providers must be stored with the same shard count")
+    vehicles = motive_vehicles_table(motive.read("vehicles"))
+    with partition_writer(storage.dataset("telemetry"), day, TELEMETRY_SCHEMA) as out:
+        for k in range(motive.shards):
+            t0 = time.perf_counter()
+            files = [motive.shard("locations", k), samsara.shard("stats", k), samsara.shard("assignments", k)]
+            raw_bytes += sum(map(len, files))
+            t1 = time.perf_counter()
+            locations = motive_locations_table(files[0])
+            stats = as_table(files[1], SAMSARA_STATS_SCHEMA, "stats")
+            assignments = as_table(files[2], SAMSARA_ASSIGNMENT_SCHEMA, "assignments")
+            del files
+            t2 = time.perf_counter()
+            both = pa.concat_tables([normalize_motive(vehicles, locations, day), normalize_samsara(stats, assignments, day)])
+            del locations, stats, assignments
+            t3 = time.perf_counter()
+            deduped = dedup_telemetry(both)
+            rows_in += both.num_rows
+            del both
+            t4 = time.perf_counter()
+            out.write(deduped.table, shard=k, shards=motive.shards)
+            rows_out += deduped.table.num_rows
+            del deduped
+            t5 = time.perf_counter()
+            for key, a, b in (("read_s", t0, t1), ("parse_s", t1, t2), ("normalize_s", t2, t3), ("dedup_s", t3, t4), ("write_s", t4, t5)):
+                t[key] += b - a
+    total = time.perf_counter() - t_start
+    t["write_s"] += total - sum(t.values())  # the publish at the end of the block
+    return {**t, "total_s": total, "rows_in": rows_in, "rows_out": rows_out, "raw_mb": raw_bytes / 1e6, "shards": motive.shards}
+
+
+def run_asset(storage, day: str, name: str) -> dict:
+    """One real Dagster asset of the chain (normalized_motive, normalized_samsara, telemetry) under dg.materialize;
+    ``all``: the three in one run."""
+    import dagster as dg
+
+    from fleet_assets.provider_ingest import assets
+
+    names = ["normalized_motive", "normalized_samsara", "telemetry"] if name == "all" else [name]
+    t0 = time.perf_counter()
+    result = dg.materialize([getattr(assets, n) for n in names], partition_key=day, resources={"storage": storage})
+    meta = result.asset_materializations_for_node(names[-1])[0].metadata
+    checks = result.get_asset_check_evaluations()
+    return {"total_s": time.perf_counter() - t0, "rows_out": meta["dagster/row_count"].value,
+            "checks_passed": all(c.passed for c in checks), "shards": meta["shards"].value}
+
+
+def content_hash(path: Path) -> dict:
+    """Order-independent hash of a Parquet file's rows (DuckDB), so differently ordered outputs compare."""
+    import duckdb
+
+    con = duckdb.connect()
+    rows, digest = con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT)::VARCHAR FROM read_parquet('{path}') t").fetchone()
+    return {"rows": rows, "hash": digest}
 
 
 # --------------------------------------------------------------------------- naive
@@ -244,17 +384,34 @@ def run_history(path: str, days: int, rows_per_day: int, out: Path) -> dict:
 
 
 def worker(args) -> None:
+    if args.worker in ("gen", "before", "naive-raw", "streamed", "asset", "hash"):
+        from fleet_assets.warehouse.resources import FleetStorage
+
+        storage = FleetStorage(data_dir=args.dir)  # embedded store: raw/ and parquet/ under --dir
+        t0 = time.perf_counter()
+        if args.worker == "gen":
+            result = {"shards": write_sharded_raw(storage.raw_dir, args.rows, args.vehicles, args.day, args.shard_rows)}
+        elif args.worker == "hash":
+            result = content_hash(Path(args.target))
+        elif args.worker == "streamed":
+            result = run_streamed(storage, args.day)
+        elif args.worker == "asset":
+            result = run_asset(storage, args.day, args.asset)
+        else:
+            raw = read_whole_raw(storage.raw_dir, args.day)
+            read_s = time.perf_counter() - t0
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            out = Path(args.dir) / ("before" if args.worker == "before" else "naive")
+            out.mkdir(exist_ok=True)
+            result = (run_ours if args.worker == "before" else run_naive)(raw, args.day, out)
+            result.update(read_s=read_s, raw_mb=sum(map(len, raw.values())) / 1e6, rss_after_input_mb=rss_before / 1024)
+        result["wall_s"] = time.perf_counter() - t0
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         out = Path(tmp)
-        if args.worker == "history":
-            result = run_history(args.path, args.history_days, args.history_rows, out)
-        else:
-            t0 = time.perf_counter()
-            raw = generate_raw(args.rows, args.vehicles, args.day)
-            gen_s = time.perf_counter() - t0
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            result = (run_ours if args.path == "ours" else run_naive)(raw, args.day, out)
-            result.update(generate_s=gen_s, raw_mb=sum(map(len, raw.values())) / 1e6, rss_after_generate_mb=rss_before / 1024)
+        result = run_history(args.path, args.history_days, args.history_rows, out)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
 
@@ -271,48 +428,77 @@ def machine() -> str:
     return f"nproc={os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+def _line(name: str, r: dict, rows: int) -> str:
+    rate = rows / r["total_s"] if r.get("total_s") else 0
+    return f"{name:22s} {r.get('total_s', r['wall_s']):8.2f} s  {rate:>12,.0f} rows/s  peak RSS {r['peak_rss_mb']:7,.0f} MB  {json.dumps(r)}"
+
+
+def run_day(rows: int, vehicles: int, day: str, compare: bool) -> dict:
+    """One day through every stage, each in its own subprocess (peak RSS per stage)."""
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        common = ("--dir", tmp, "--day", day)
+        print(f"## day of {rows:,} points, {vehicles:,} vehicles", flush=True)
+        gen = spawn("--worker", "gen", "--rows", str(rows), "--vehicles", str(vehicles), *common)
+        print(f"generate (sharded raw store): {gen['wall_s']:.1f} s, {gen['shards']} shards, peak RSS {gen['peak_rss_mb']:,.0f} MB", flush=True)
+        streamed = results["streamed"] = spawn("--worker", "streamed", *common)
+        n = streamed["rows_in"]
+        print(_line("streamed (ours, new)", streamed, n), flush=True)
+        print(f"  parse {streamed['parse_s']:.2f} s = {streamed['raw_mb'] / streamed['parse_s']:,.0f} MB/s; "
+              f"normalize+dedup {streamed['normalize_s'] + streamed['dedup_s']:.2f} s = "
+              f"{n / (streamed['normalize_s'] + streamed['dedup_s']):,.0f} rows/s; gunzip {streamed['read_s']:.2f} s; "
+              f"write {streamed['write_s']:.2f} s", flush=True)
+        for name in ("normalized_motive", "normalized_samsara", "telemetry"):
+            r = results[name] = spawn("--worker", "asset", "--asset", name, *common)
+            print(_line(f"asset {name}", r, r["rows_out"]) + ("" if r["checks_passed"] else "  CHECKS FAILED"), flush=True)
+        hashes = {"streamed": spawn("--worker", "hash", "--target", f"{tmp}/parquet/telemetry/date={day}/part-0.parquet", *common)}
+        if compare:
+            for path in ("before", "naive"):
+                r = results[path] = spawn("--worker", "naive-raw" if path == "naive" else "before", *common)
+                print(_line(f"{path} (today's code)" if path == "before" else "naive (hub style)", r, r["rows_in"]), flush=True)
+            before = results["before"]
+            print(f"  before: parse {before['parse_s']:.2f} s = {before['raw_mb'] / before['parse_s']:,.0f} MB/s; normalize+dedup "
+                  f"{before['normalize_s'] + before['dedup_s']:.2f} s = {before['rows_in'] / (before['normalize_s'] + before['dedup_s']):,.0f} rows/s", flush=True)
+            hashes["before"] = spawn("--worker", "hash", "--target", f"{tmp}/before/telemetry/date={day}/part-0.parquet", *common)
+            naive = results["naive"]
+            print(f"end-to-end ratio streamed/naive = {(n / streamed['total_s']) / (naive['rows_in'] / naive['total_s']):.1f}x; "
+                  f"before/naive = {(before['rows_in'] / before['total_s']) / (naive['rows_in'] / naive['total_s']):.1f}x", flush=True)
+        print(f"sorted-content hashes: {json.dumps(hashes)}; same = {len({(h['rows'], h['hash']) for h in hashes.values()}) == 1}", flush=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Results go to stdout; copy them into benchmarks/RESULTS.md.")
     parser.add_argument("--quick", action="store_true", help="small sizes (200k rows, 10 history days) for a smoke run")
-    parser.add_argument("--rows", type=int, default=5_000_000, help="points in the benchmarked day (default 5M)")
-    parser.add_argument("--naive-rows", type=int, help="rows for the naive path (default: same as --rows)")
-    parser.add_argument("--vehicles", type=int, default=2000, help="vehicles in the synthetic fleet")
+    parser.add_argument("--rows", type=int, default=5_000_000, help="points in the benchmarked day (default 5M; e.g. 20000000)")
+    parser.add_argument("--vehicles", type=int, help="vehicles in the synthetic fleet (default rows / 2,500: 2,000 at 5M, 8,000 at 20M)")
+    parser.add_argument("--compare-rows", type=int, default=5_000_000,
+                        help="size of the day also run through today's code and the naive path, with hashes compared "
+                        "(default 5M; 0 = none). The naive path cannot hold 20M rows on 24 GB.")
     parser.add_argument("--history-days", type=int, default=90, help="days of history for the re-run comparison")
     parser.add_argument("--history-rows", type=int, default=100_000, help="rows per history day (naive rewrites all of them)")
     parser.add_argument("--skip-history", action="store_true", help="skip the 1-day vs N-day re-run comparison")
-    parser.add_argument("--only", choices=["ours", "naive"], help="run one path only (no ratio)")
     parser.add_argument("--day", default="2026-02-01", help=argparse.SUPPRESS)
-    parser.add_argument("--worker", choices=["day", "history"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["history", "gen", "before", "naive-raw", "streamed", "asset", "hash"], help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--asset", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--shard-rows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args)
         return 0
     if args.quick:
-        args.rows, args.history_days, args.history_rows = 200_000, 10, 20_000
-    naive_rows = args.naive_rows or args.rows
-    print(f"# machine: {machine()}", flush=True)
+        args.rows, args.compare_rows, args.history_days, args.history_rows = 200_000, 200_000, 10, 20_000
+    if args.rows < 1 or args.compare_rows < 0:
+        parser.error("--rows must be positive and --compare-rows >= 0")
+    print(f"# machine: {machine()}; load average {os.getloadavg()[0]:.2f}", flush=True)
     print(f"# command: python benchmarks/pipeline_write.py {' '.join(argv if argv is not None else sys.argv[1:])}", flush=True)
-    results = {}
-    for path, rows in (("ours", args.rows), ("naive", naive_rows)):
-        if args.only and path != args.only:
-            continue
-        print(f"running {path}: one day of {rows:,} points ...", file=sys.stderr, flush=True)
-        r = spawn("--worker", "day", "--path", path, "--rows", str(rows), "--vehicles", str(args.vehicles), "--day", args.day)
-        results[path] = r
-        stages = (f"parse={r['parse_s']:.2f}s normalize+dedup={r['normalize_s'] + r['dedup_s']:.2f}s" if path == "ours"
-                  else f"json.loads+flatten={r['normalize_s']:.2f}s dedup+write={r['dedup_write_s']:.2f}s")
-        print(f"{path:5s} rows={r['rows_in']:,} {stages} "
-              f"total(incl. write)={r['total_s']:.2f}s -> {r['rows_in'] / r['total_s']:,.0f} rows/s end-to-end; "
-              f"peak RSS {r['peak_rss_mb']:.0f} MB (after generating input {r['rss_after_generate_mb']:.0f} MB)  {json.dumps(r)}", flush=True)
-    if args.only:
-        return 0
-    ours, naive = results["ours"], results["naive"]
-    ours_nd = ours["rows_in"] / (ours["normalize_s"] + ours["dedup_s"])
-    ours_pnd = ours["rows_in"] / (ours["parse_s"] + ours["normalize_s"] + ours["dedup_s"])
-    print(f"ours normalize+dedup (Arrow in): {ours_nd:,.0f} rows/s; JSON parse+normalize+dedup: {ours_pnd:,.0f} rows/s; "
-          f"end-to-end ratio ours/naive = "
-          f"{(ours['rows_in'] / ours['total_s']) / (naive['rows_in'] / naive['total_s']):.1f}x", flush=True)
+    for rows in sorted({args.rows, args.compare_rows} - {0}):
+        vehicles = args.vehicles or max(2, rows // 2500)
+        run_day(rows, vehicles, args.day, compare=rows == args.compare_rows)
+        print(f"# load average {os.getloadavg()[0]:.2f}", flush=True)
     if not args.skip_history:
         for path in ("ours", "naive"):
             for days in (1, args.history_days):

@@ -13,8 +13,18 @@ independent, idempotent fetch; per-day runs isolate a bad day instead of
 failing a whole range, retry per day, and run in parallel (the run queue
 caps concurrency; Parquet partitions are separate files, so they never
 contend for a lock).
+
+Days of any size: normalized_<p> reads its raw fetch shard by shard and
+telemetry combines its sources shard by shard (``transforms.shards``: a shard
+holds whole vehicle identities, so dedup and the joins are exact per shard);
+each publishes one Parquet file per day through ``publish_shards``, so memory
+is one shard's, readers see one ordinary Hive partition, and the Dagster
+checks report the day (per-shard results combined, cross-shard facts included).
 """
 
+import contextlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 import pyarrow as pa
@@ -22,14 +32,15 @@ import pyarrow as pa
 from fleet_assets.dataset_checks import check_results, check_specs
 from fleet_assets.partitions import daily_partitions
 from fleet_assets.provider_ingest.fetch import fetch_motive_day, fetch_samsara_day, open_client
-from fleet_assets.provider_ingest.metadata import summary_markdown, table_metadata
-from fleet_assets.provider_ingest.normalize import normalize_provider_day
+from fleet_assets.provider_ingest.metadata import LandedSummary, summary_markdown
+from fleet_assets.provider_ingest.normalize import normalize_provider_shards
 from fleet_assets.provider_ingest.pools import PROVIDER_POOLS
-from fleet_assets.schema import conform, empty_telemetry_table
-from fleet_assets.storage.parquet_partitions import read_partition
-from fleet_assets.storage.publish import publish_partition
+from fleet_assets.schema import TELEMETRY_SCHEMA, conform
+from fleet_assets.storage.parquet_partitions import open_partition, shard_row_groups
+from fleet_assets.storage.publish import publish_shards
 from fleet_assets.storage.raw_store import read_raw, write_raw
 from fleet_assets.transforms import dedup_telemetry
+from fleet_assets.transforms.shards import shard_of_rows, split_by_shard
 from fleet_assets.transforms.rules import DATASET_RULES
 from fleet_assets.warehouse.resources import FleetStorage
 
@@ -40,32 +51,39 @@ def _publish(
     storage: FleetStorage,
     dataset: str,
     day: str,
-    table: pa.Table,
+    shards: Iterable[pa.Table],
+    shard_count: int,
+    counts: Counter,
     *,
-    duplicates: int,
-    expected_rows: int,
     count_check: str,
-    stages: dict[str, int],
+    stages: list[str],
     **extra_metadata,
 ) -> dg.MaterializeResult:
-    """Publish one partition (``storage.publish``: check, write, read back, re-check) plus the row-count check."""
-    published = publish_partition(storage.dataset(dataset), day, table, DATASET_RULES[dataset])
-    landed, written = published.table, published.written
+    """Publish one partition shard by shard (check, write, read back, re-check) plus the row-count check.
+
+    ``counts`` is filled while ``shards`` is consumed: ``duplicates``, ``expected`` (input rows) and the
+    ``stages`` shown in the summary.
+    """
+    landed = LandedSummary()
+    published = publish_shards(storage.dataset(dataset), day, shards, DATASET_RULES[dataset], schema=TELEMETRY_SCHEMA,
+                               shard_count=shard_count, on_landed=landed.add)
+    duplicates, expected = counts["duplicates"], counts["expected"]
     results = check_results(dataset, published.checks)
     results.append(
         dg.AssetCheckResult(
             asset_key=dataset,
             check_name=count_check,
-            passed=landed.num_rows + duplicates == expected_rows,
-            metadata={"written": landed.num_rows, "duplicates": duplicates, "expected_input_rows": expected_rows},
+            passed=landed.rows + duplicates == expected,
+            metadata={"written": landed.rows, "duplicates": duplicates, "expected_input_rows": expected},
         )
     )
-    metadata = table_metadata(
-        landed,
-        written.path,
+    summary = {**{name: counts[key] for name, key in stages}, "duplicates dropped": duplicates, "written": landed.rows}
+    metadata = landed.metadata(
+        published.written.path,
         duplicates_dropped=duplicates,
-        parquet_bytes=written.bytes,
-        summary=summary_markdown(f"{dataset} {day}", {**stages, "duplicates dropped": duplicates, "written": landed.num_rows}),
+        parquet_bytes=published.written.bytes,
+        shards=shard_count,
+        summary=summary_markdown(f"{dataset} {day}", summary),
         **extra_metadata,
     )
     return dg.MaterializeResult(metadata=metadata, check_results=results)
@@ -136,18 +154,26 @@ def _normalized_asset(provider: str):
     def _asset(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
         day = context.partition_key
         raw = read_raw(storage.raw_dir, provider, day)
-        result = normalize_provider_day(provider, raw, day)
-        context.log.info(f"{name} {day}: {result.table.num_rows} rows ({result.duplicates} duplicates dropped)")
-        return _publish(
-            storage, name, day, result.table,
-            duplicates=result.duplicates,
-            expected_rows=result.raw_points_in_day,
+        counts: Counter = Counter()
+
+        def shards() -> Iterator[pa.Table]:
+            for k, result in enumerate(normalize_provider_shards(provider, raw, day)):
+                counts.update(duplicates=result.duplicates, expected=result.raw_points_in_day,
+                              raw_total=result.raw_points_total)
+                context.log.debug(f"{name} {day} shard {k}/{raw.shards}: {result.table.num_rows} rows")
+                yield result.table
+
+        materialized = _publish(
+            storage, name, day, shards(), raw.shards, counts,
             count_check="row_count_matches_raw",
-            stages={"raw points (fetch window)": result.raw_points_total, "inside the day": result.raw_points_in_day},
-            raw_points_total=result.raw_points_total,
-            outside_day_dropped=result.raw_points_total - result.raw_points_in_day,
+            stages=[("raw points (fetch window)", "raw_total"), ("inside the day", "expected")],
             sandbox=raw.manifest.get("sandbox"),  # absent in raw data fetched before it was recorded
         )
+        materialized.metadata.update(raw_points_total=counts["raw_total"],
+                                     outside_day_dropped=counts["raw_total"] - counts["expected"])
+        context.log.info(f"{name} {day}: {materialized.metadata['dagster/row_count']} rows in {raw.shards} shard(s) "
+                         f"({counts['duplicates']} duplicates dropped)")
+        return materialized
 
     return _asset
 
@@ -168,23 +194,52 @@ normalized_samsara = _normalized_asset("samsara")
 )
 def telemetry(context: dg.AssetExecutionContext, storage: FleetStorage) -> dg.MaterializeResult:
     day = context.partition_key
-    sources: dict[str, pa.Table] = {}
-    for name in TELEMETRY_SOURCES:
-        part = read_partition(storage.dataset(name), day)
-        if part is not None:
-            try:
-                sources[name] = conform(part)
-            except ValueError as exc:
-                raise ValueError(f"{name} partition {day} does not match the telemetry schema: {exc}") from exc
-    combined = pa.concat_tables(sources.values()) if sources else empty_telemetry_table()
-    deduped = dedup_telemetry(combined)
-    source_rows = {name: t.num_rows for name, t in sources.items()}
-    context.log.info(f"telemetry {day}: sources {source_rows}, {deduped.duplicates} duplicates dropped")
-    return _publish(
-        storage, "telemetry", day, deduped.table,
-        duplicates=deduped.duplicates,
-        expected_rows=sum(source_rows.values()),
-        count_check="row_count_matches_sources",
-        stages=source_rows,
-        sources=dg.MetadataValue.json(source_rows),
-    )
+    counts: Counter = Counter()
+    with contextlib.ExitStack() as stack:
+        files = {name: stack.enter_context(open_partition(storage.dataset(name), day)) for name in TELEMETRY_SOURCES}
+        files = {name: pf for name, pf in files.items() if pf is not None}
+        indexes = {name: shard_row_groups(pf) for name, pf in files.items()}
+        shard_count = max([index[0] for index in indexes.values() if index] + [1])
+        source_rows = {name: pf.metadata.num_rows for name, pf in files.items()}
+        unindexed: dict[str, list[pa.Table | None]] = {}  # such sources are held whole: write them in shards
+
+        def source_shard(name: str, k: int) -> pa.Table:
+            """Rows of shard ``k`` of ``shard_count`` in one source (whose own shard count divides it)."""
+            pf, index = files[name], indexes[name]
+            if index is None:  # written without shards (before sharding, or a small producer): read and split once
+                if name not in unindexed:
+                    table = _conform(name, day, pf.read())
+                    unindexed[name] = split_by_shard(table, shard_of_rows(table, shard_count), shard_count)
+                part, unindexed[name][k] = unindexed[name][k], None  # released as the shards go
+                return part
+            own, groups = index
+            row_groups = groups.get(k % own, [])
+            table = _conform(name, day, pf.read_row_groups(row_groups) if row_groups else pf.schema_arrow.empty_table())
+            if own == shard_count:
+                return table
+            return table.filter(pa.array(shard_of_rows(table, shard_count) == k))
+
+        def shards() -> Iterator[pa.Table]:
+            for k in range(shard_count):
+                parts = [source_shard(name, k) for name in files]  # TELEMETRY_SOURCES order, as before
+                deduped = dedup_telemetry(pa.concat_tables(parts) if parts else TELEMETRY_SCHEMA.empty_table())
+                counts.update(duplicates=deduped.duplicates, expected=sum(p.num_rows for p in parts))
+                yield deduped.table
+
+        counts.update(source_rows)
+        materialized = _publish(
+            storage, "telemetry", day, shards(), shard_count, counts,
+            count_check="row_count_matches_sources",
+            stages=[(name, name) for name in files],
+            sources=dg.MetadataValue.json(source_rows),
+        )
+    context.log.info(f"telemetry {day}: sources {source_rows}, {counts['duplicates']} duplicates dropped, "
+                     f"{shard_count} shard(s)")
+    return materialized
+
+
+def _conform(name: str, day: str, part: pa.Table) -> pa.Table:
+    try:
+        return conform(part)
+    except ValueError as exc:
+        raise ValueError(f"{name} partition {day} does not match the telemetry schema: {exc}") from exc

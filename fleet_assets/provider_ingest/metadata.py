@@ -13,24 +13,46 @@ from fleet_assets.transforms.dedup import vehicle_identity
 PREVIEW_ROWS = 5
 
 
-def table_metadata(table: pa.Table, path: Path, **extra) -> dict:
-    """Row count, vehicles, time span, markdown preview and the Parquet path of one partition."""
-    meta: dict = {
-        "dagster/row_count": table.num_rows,
-        "vehicles": len(pc.unique(vehicle_identity(table))) if table.num_rows else 0,
-        "path": dg.MetadataValue.path(str(path)),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f.name, str(f.type), description=None if f.nullable else "not null") for f in table.schema]
-        ),
-    }
-    if table.num_rows:
+class LandedSummary:
+    """UI metadata of a partition seen shard by shard (``publish_shards(on_landed=...)``), never the whole day.
+
+    Vehicles are summed per shard: exact, because a vehicle identity lives in one shard.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.vehicles = 0
+        self.first = self.last = None
+        self.schema: pa.Schema | None = None
+        self.preview: pa.Table | None = None
+
+    def add(self, table: pa.Table) -> None:
+        self.schema = self.schema or table.schema
+        if not table.num_rows:
+            return
+        self.rows += table.num_rows
+        self.vehicles += len(pc.unique(vehicle_identity(table)))
         span = pc.min_max(table["timestamp"]).as_py()
-        meta["first_timestamp"] = span["min"].isoformat()
-        meta["last_timestamp"] = span["max"].isoformat()
-        preview = table.slice(0, PREVIEW_ROWS).to_pandas()
-        meta["preview"] = dg.MetadataValue.md(preview.to_markdown(index=False))
-    meta.update({key: value for key, value in extra.items() if value is not None})
-    return meta
+        self.first = span["min"] if self.first is None else min(self.first, span["min"])
+        self.last = span["max"] if self.last is None else max(self.last, span["max"])
+        if self.preview is None:
+            self.preview = table.slice(0, PREVIEW_ROWS)
+
+    def metadata(self, path: Path | str, **extra) -> dict:
+        meta: dict = {
+            "dagster/row_count": self.rows,
+            "vehicles": self.vehicles,
+            "path": dg.MetadataValue.path(str(path)),
+        }
+        if self.schema is not None:
+            meta["dagster/column_schema"] = dg.TableSchema(columns=[
+                dg.TableColumn(f.name, str(f.type), description=None if f.nullable else "not null") for f in self.schema])
+        if self.rows:
+            meta["first_timestamp"] = self.first.isoformat()
+            meta["last_timestamp"] = self.last.isoformat()
+            meta["preview"] = dg.MetadataValue.md(self.preview.to_pandas().to_markdown(index=False))
+        meta.update({key: value for key, value in extra.items() if value is not None})
+        return meta
 
 
 def summary_markdown(title: str, counts: dict[str, int]) -> dg.MetadataValue:

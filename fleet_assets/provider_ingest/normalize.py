@@ -1,7 +1,14 @@
-"""One provider-day from raw storage to deduplicated unified rows (no Dagster, no writes)."""
+"""One provider-day from raw storage to deduplicated unified rows, shard by shard (no Dagster, no writes).
+
+A stored fetch holds ``raw.shards`` shards (``transforms.shards``); each is
+parsed, normalised and deduplicated on its own, so memory is one shard's, and
+the result is the same as for the whole day: a vehicle's points, readings and
+assignments are all in its shard, and dedup keys never cross shards.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -11,6 +18,7 @@ from fleet_assets.days import in_day
 from fleet_assets.storage.raw_store import RawFetch
 from fleet_assets.transforms import dedup_telemetry, normalize_motive, normalize_samsara
 from fleet_assets.transforms.common import parse_utc
+from fleet_assets.transforms.motive import motive_vehicles_table
 from fleet_assets.transforms.wire import ndjson_to_table
 
 _MOTIVE_TS = pa.schema([("vehicle_location", pa.struct([("located_at", pa.string())]))])
@@ -25,24 +33,33 @@ class NormalizedDay:
     raw_points_total: int
 
 
-def _raw_points(provider: str, raw: RawFetch, day: str) -> tuple[int, int]:
+def _raw_points(provider: str, points: bytes, day: str) -> tuple[int, int]:
     if provider == "motive":
-        t = ndjson_to_table(raw.files["locations"], _MOTIVE_TS, "motive vehicle_location")
+        t = ndjson_to_table(points, _MOTIVE_TS, "motive vehicle_location")
         ts = pc.struct_field(t["vehicle_location"], "located_at") if t.num_rows else pa.chunked_array([], pa.string())
     else:
-        t = ndjson_to_table(raw.files["stats"], _SAMSARA_TS, "samsara stats history")
+        t = ndjson_to_table(points, _SAMSARA_TS, "samsara stats history")
         ts = pc.struct_field(pc.list_flatten(t["gps"]), "time") if t.num_rows else pa.chunked_array([], pa.string())
     parsed = parse_utc(ts, f"{provider} point")
     return int(pc.sum(in_day(parsed, day)).as_py() or 0), len(parsed)
 
 
-def normalize_provider_day(provider: str, raw: RawFetch, day: str) -> NormalizedDay:
+def normalize_provider_shards(provider: str, raw: RawFetch, day: str) -> Iterator[NormalizedDay]:
+    """Shard ``k`` of the day for ``k`` in ``range(raw.shards)``, each deduplicated."""
     if provider == "motive":
-        table = normalize_motive(raw.files["vehicles"], raw.files["locations"], day, units=raw.manifest.get("units"))
-    elif provider == "samsara":
-        table = normalize_samsara(raw.files["stats"], raw.files["assignments"], day)
-    else:
+        vehicles = motive_vehicles_table(raw.read("vehicles"))  # small: every shard needs the fleet list
+        units = raw.manifest.get("units")
+    elif provider != "samsara":
         raise ValueError(f"unknown provider {provider!r}")
-    deduped = dedup_telemetry(table)
-    in_day_count, total = _raw_points(provider, raw, day)
-    return NormalizedDay(deduped.table, deduped.duplicates, in_day_count, total)
+    for k in range(raw.shards):
+        if provider == "motive":
+            points = raw.shard("locations", k)
+            table = normalize_motive(vehicles, points, day, units=units)
+        else:
+            points = raw.shard("stats", k)
+            table = normalize_samsara(points, raw.shard("assignments", k), day)
+        deduped = dedup_telemetry(table)
+        in_day_count, total = _raw_points(provider, points, day)
+        yield NormalizedDay(deduped.table, deduped.duplicates, in_day_count, total)
+
+

@@ -2,7 +2,8 @@
 
 Layout (keys below the raw store's :class:`StoreDir`):
 ``<provider>/date=YYYY-MM-DD/CURRENT`` names the live version ``v-<fetch id>/``
-holding gzip NDJSON files (one wire record per line) and ``manifest.json``
+holding gzip NDJSON files (one wire record per line; a large day's per-vehicle
+files come in shards ``<name>_<k>``, see :func:`shard_file`) and ``manifest.json``
 (fetch window, counts, failures). A new fetch is written into a fresh version
 prefix (each object atomically), then ``CURRENT`` is replaced, last, with one
 single-object write: a SIGKILL at any point leaves the previous fetch readable,
@@ -19,6 +20,7 @@ import gzip
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,16 +38,44 @@ class RawDataMissingError(FileNotFoundError):
     """No raw fetch has been stored for this provider and day."""
 
 
+def shard_file(name: str, shard: int, shards: int) -> str:
+    """File name of shard ``shard`` of ``shards`` of a raw file (the plain name when the day is one shard)."""
+    return name if shards == 1 else f"{name}_{shard:04d}"
+
+
 @dataclass(frozen=True)
 class RawFetch:
+    """One stored fetch; files are read (one GET each) and decompressed only when asked for."""
+
     location: StoreDir  # the version's prefix
-    files: dict[str, bytes]  # name -> decompressed NDJSON
+    names: tuple[str, ...]  # the stored files, sorted
     manifest: dict
 
     @property
     def path(self) -> Path | str:
         """The version directory on disk, or its URL on object storage (for UI metadata)."""
         return self.location.location()
+
+    @property
+    def shards(self) -> int:
+        return int(self.manifest.get("shards", 1))  # fetches stored before sharding are one shard
+
+    def read(self, name: str) -> bytes:
+        """The decompressed NDJSON of one file (empty if the fetch has no such file)."""
+        if name not in self.names:
+            return b""
+        data = self.location.store.read(self.location.key(f"{name}{SUFFIX}"))
+        if data is None:  # superseded and removed by a concurrent re-fetch of the same day
+            raise RawDataMissingError(f"raw fetch {self.location.url} was replaced while reading; re-run")
+        return gzip.decompress(data)
+
+    def shard(self, name: str, shard: int) -> bytes:
+        return self.read(shard_file(name, shard, self.shards))
+
+    @property
+    def files(self) -> dict[str, bytes]:
+        """Every file, decompressed (small days, tools and tests; normalisation reads shard by shard)."""
+        return {name: self.read(name) for name in self.names}
 
 
 def raw_day(raw: StoreDir | str | Path, provider: str, day: str | date) -> StoreDir:
@@ -63,16 +93,22 @@ def raw_day_dir(raw: StoreDir | str | Path, provider: str, day: str | date) -> P
     return local
 
 
-def write_raw(raw: StoreDir | str | Path, provider: str, day: str | date, files: dict[str, bytes],
-              manifest: dict) -> Path | str:
-    """Store one fetch (NDJSON bytes per name) and make it the current version atomically; returns its location."""
-    for name in files:
-        if not _NAME_RE.match(name):
-            raise ValueError(f"invalid raw file name {name!r}")
+def write_raw(raw: StoreDir | str | Path, provider: str, day: str | date,
+              files: dict[str, bytes] | Iterable[tuple[str, bytes]], manifest: dict) -> Path | str:
+    """Store one fetch (NDJSON bytes per name) and make it the current version atomically; returns its location.
+
+    ``files`` may be an iterable of ``(name, bytes)`` pairs, produced one shard at a time (bounded memory);
+    if it raises, the version is left unpublished (``CURRENT`` unchanged).
+    """
+    if isinstance(files, dict):
+        for name in files:  # a bad name fails before anything is stored
+            _check_file_name(name)
+        files = files.items()
     day_dir = raw_day(raw, provider, day)
     store = day_dir.store
     version = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
-    for name, data in files.items():
+    for name, data in files:
+        _check_file_name(name)
         store.write(day_dir.key(version, f"{name}{SUFFIX}"), gzip.compress(data, compresslevel=6, mtime=0))
     store.write(day_dir.key(version, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
     store.write(day_dir.key(CURRENT), version.encode())  # the switch: one single-object write, last
@@ -80,6 +116,11 @@ def write_raw(raw: StoreDir | str | Path, provider: str, day: str | date, files:
         if stale.startswith("v-") and stale < version:
             store.delete_prefix(day_dir.key(stale))
     return day_dir.child(version).location()
+
+
+def _check_file_name(name: str) -> None:
+    if not _NAME_RE.match(name):
+        raise ValueError(f"invalid raw file name {name!r}")
 
 
 def read_raw(raw: StoreDir | str | Path, provider: str, day: str | date) -> RawFetch:
@@ -94,9 +135,5 @@ def read_raw(raw: StoreDir | str | Path, provider: str, day: str | date) -> RawF
     manifest = store.read(version.key(MANIFEST))
     if manifest is None:  # superseded and removed by a concurrent re-fetch of the same day
         raise RawDataMissingError(f"raw {provider} fetch for {day_dir.name} was replaced while reading; re-run")
-    files = {}
-    for key in store.list(version.prefix):
-        name = key.rsplit("/", 1)[-1]
-        if name.endswith(SUFFIX):
-            files[name.removesuffix(SUFFIX)] = gzip.decompress(store.read(key) or b"")
-    return RawFetch(location=version, files=dict(sorted(files.items())), manifest=json.loads(manifest))
+    names = sorted(key.rsplit("/", 1)[-1].removesuffix(SUFFIX) for key in store.list(version.prefix) if key.endswith(SUFFIX))
+    return RawFetch(location=version, names=tuple(names), manifest=json.loads(manifest))

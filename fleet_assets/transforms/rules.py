@@ -156,7 +156,8 @@ class ShardedEvaluation:
         return results
 
     def results(self) -> dict[str, RuleResult]:
-        """Per rule: passed on every shard; integer metadata summed, other metadata from the first shard."""
+        """Per rule: passed on every shard; integer metadata summed (counts), other metadata and the schema
+        rule's (it describes the schema, not rows) from the first shard."""
         combined: dict[str, RuleResult] = {}
         for results in self._per_shard:
             for name, (ok, meta) in results.items():
@@ -164,7 +165,7 @@ class ShardedEvaluation:
                     combined[name] = RuleResult(ok, dict(meta))
                     continue
                 total = combined[name].metadata
-                for k, v in meta.items():
+                for k, v in meta.items() if name != self.rules.schema_rule else ():
                     if isinstance(v, int) and not isinstance(v, bool) and isinstance(total.get(k), int):
                         total[k] += v
                 combined[name] = RuleResult(combined[name].passed and ok, total)
