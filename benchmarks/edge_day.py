@@ -165,13 +165,13 @@ def upload(data_dir: Path, url: str, pythonpath: str | None, extra: list[str]) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20_000_000, help="events of the trip-assets day")
+    parser.add_argument("--events", type=int, default=20_000_000, help="events of the trip-assets day (0: skip)")
     parser.add_argument("--upload-events", type=int, default=1_000_000, help="events of the upload day")
     parser.add_argument("--trip-events", type=int, default=3_600, help="events per trip (1 Hz)")
     parser.add_argument("--baseline-max", type=int, default=2_000_000,
                         help="run today's code only up to this many events (it holds the whole day)")
     parser.add_argument("--baseline-ref", default="a3cfe9f", help="git ref of today's code")
-    parser.add_argument("--shard-rows", type=int, default=1_000_000, help="upload --shard-rows")
+    parser.add_argument("--shard-rows", type=int, default=None, help="upload --shard-rows (default: the setting's)")
     parser.add_argument("--quick", action="store_true", help="200k / 50k events")
     parser.add_argument("--out-dir", type=Path, default=Path(tempfile.gettempdir()) / "edge_day_bench")
     args = parser.parse_args(argv)
@@ -183,10 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     baseline_path = str(export_baseline(args.baseline_ref, args.out_dir / "src"))
     run_baseline = args.events <= args.baseline_max
 
+    results = {}
+    if args.events:
+        trips_stage(args, ours, base, baseline_path, run_baseline, results)
+    upload_stage(args, ours, baseline_path, results)
+    for name, r in results.items():
+        print(f"{name:16s} {json.dumps(r)}", flush=True)
+    print(f"load after: {os.getloadavg()}")
+    return 0 if all("error" not in r for r in results.values()) else 1
+
+
+def trips_stage(args, ours: Path, base: Path, baseline_path: str, run_baseline: bool, results: dict) -> None:
     t0 = time.perf_counter()
     trips = land_day(ours, DAY, args.events, args.trip_events)
     print(f"landed {args.events:,} events in {trips:,} trips in {time.perf_counter() - t0:.1f}s", flush=True)
-    results = {}
     if run_baseline:
         copy_landing(ours, base)
         results["trips baseline"] = run_child(TRIPS_CHILD, [str(base), DAY], baseline_path)
@@ -197,13 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     if run_baseline and "error" not in results["trips baseline"]:
         same = content_hashes(ours, DAY) == content_hashes(base, DAY)
         results["trips ours"]["same_content_as_baseline"] = same
+    print(f"trips: {json.dumps(results)}", flush=True)
 
+
+def upload_stage(args, ours: Path, baseline_path: str, results: dict) -> None:
     land_day(ours, UPLOAD_DAY, args.upload_events, args.trip_events)
     assert run_child(TRIPS_CHILD, [str(ours), UPLOAD_DAY]).get("peak_mb") is not None
     from analytics_upload import Server
 
     for name, path, extra in (("upload baseline", baseline_path, []),
-                              ("upload ours", None, ["--shard-rows", str(args.shard_rows)])):
+                              ("upload ours", None, ["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])):
         server = Server(0.0, 1, 1.0)
         try:
             ledger = ours / "analytics_ledger.duckdb"
@@ -213,10 +226,6 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         if "elapsed_s" in results[name]:
             results[name]["events_per_s"] = round(args.upload_events / results[name]["seconds"])
-    for name, r in results.items():
-        print(f"{name:16s} {json.dumps(r)}", flush=True)
-    print(f"load after: {os.getloadavg()}")
-    return 0 if all("error" not in r for r in results.values()) else 1
 
 
 if __name__ == "__main__":
