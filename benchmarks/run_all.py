@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("provider_fetch", "pipeline_write", "edge_buffer", "ingest_load", "ingest_big_chunk", "ingest_replicas",
-              "sensor_tick", "analytics_upload", "run_overhead", "storage_s3", "backfill_workers")
+              "sensor_tick", "analytics_upload", "edge_day", "run_overhead", "storage_s3", "backfill_workers")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,11 @@ import dagster as dg
 
 from fleet_assets.analytics.resources import AnalyticsResource
 from fleet_assets.analytics.upload_metadata import upload_metadata
-from fleet_assets.analytics.uploader import PartitionData
+from fleet_assets.analytics.day_shards import stored_day
 from fleet_assets.analytics.wiring import open_upload
 from fleet_assets.partitions import daily_partitions
 from fleet_assets.settings import lookback_days
 from fleet_assets.state.postgres import StateError
-from fleet_assets.storage.parquet_partitions import read_partition
 from fleet_assets.warehouse.resources import FleetStorage
 
 UPSTREAM = ("telemetry", "edge_events", "edge_dtcs")
@@ -55,13 +54,15 @@ def upload_condition(window_days: int) -> dg.AutomationCondition:
 def analytics_upload(context: dg.AssetExecutionContext, storage: FleetStorage,
                      analytics: AnalyticsResource) -> dg.MaterializeResult:
     partition_key = context.partition_key
-    data = PartitionData(**{name: read_partition(storage.dataset(name), partition_key) for name in UPSTREAM})
-    missing = [name for name in UPSTREAM if getattr(data, name) is None]
-    if missing:
-        context.log.info("analytics %s: no partition for %s; nothing to send for those", partition_key, missing)
+    settings = analytics.upload_settings()
     try:
-        with open_upload(analytics.upload_settings(), storage.layout, context.log) as upload:
-            report = upload.uploader.upload(partition_key, data)
+        with stored_day(storage.dataset, partition_key, settings.shard_rows) as shards:  # read shard by shard
+            missing = [name for name in UPSTREAM if name not in shards.present]
+            if missing:
+                context.log.info("analytics %s: no partition for %s; nothing to send for those", partition_key,
+                                 missing)
+            with open_upload(settings, storage.layout, context.log) as upload:
+                report = upload.uploader.upload(partition_key, shards)
     except StateError as exc:  # FLEET_STATE_URL unreachable or refused: the CLI's one line, as the failure
         raise dg.Failure(description=str(exc)) from None
     return dg.MaterializeResult(metadata={**upload_metadata(report, upload.ledger),

@@ -4,7 +4,8 @@ The asset's code path: the same ``UploadSettings`` (every setting is a flag,
 derived from its declaration: name, default, help and bounds; the one
 exception is the token, read from an environment variable, never from the
 command line, which other users can see in ``ps``) and the same
-``open_upload``. Reads the Parquet datasets under ``--data-dir``, records
+``open_upload``. Reads the Parquet datasets under ``--data-dir`` shard by shard
+(``analytics.day_shards``: whole vehicles per shard, bounded memory), records
 acks in ``analytics_ledger.duckdb`` there (or in PostgreSQL when
 ``FLEET_STATE_URL`` is set), and prints progress. Bad arguments get one line
 and exit 2 before anything is read or written; so does a state database that
@@ -31,12 +32,12 @@ from fleet_assets import settings as env
 from fleet_assets.analytics.cli_parser import OneLineParser
 from fleet_assets.analytics.records import AnalyticsInputError, canonical_day
 from fleet_assets.analytics.upload_settings import UploadSettings, setting_meta
-from fleet_assets.analytics.uploader import PartitionData, UploadIncompleteError
+from fleet_assets.analytics.day_shards import stored_day
+from fleet_assets.analytics.uploader import UploadIncompleteError
 from fleet_assets.analytics.wiring import open_upload
 from fleet_assets.state.postgres import StateError
 from fleet_assets.storage.layout import DataLayout
 from fleet_assets.storage.objects import StorageError
-from fleet_assets.storage.parquet_partitions import read_partition
 
 PROG = "python -m fleet_assets.analytics.cli"
 
@@ -136,29 +137,27 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     storage = DataLayout.from_settings(args.data_dir)  # FLEET_STORAGE_URL / FLEET_STATE_URL when set
     try:
-        data = PartitionData(**{name: read_partition(storage.dataset(name), partition_key)
-                                for name in ("telemetry", "edge_events", "edge_dtcs")})
-    except StorageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if data.telemetry is None and data.edge_events is None and data.edge_dtcs is None:
-        where = args.data_dir if storage.is_local else storage.store.url
-        print(f"{partition_key}: no data for this day in {where} (no telemetry, edge_events or edge_dtcs "
-              f"partition); nothing sent")
-        return 0
-    try:
-        with open_upload(settings, storage, log) as upload:
-            ledger = upload.ledger
-            if args.backend_reset:
-                removed = ledger.forget_backend()
-                log.warning("backend %s declared reset: forgot %d acknowledged records of %d batches, %d dead "
-                            "letters and the cached ids", ledger.endpoint, removed["upload_records"],
-                            removed["upload_batches"], removed["dead_letters"])
-            if args.retry_dead_letters:
-                log.warning("requeued %d dead-lettered records of %s", ledger.requeue_dead_letters(partition_key),
-                            partition_key)
-            report = upload.uploader.upload(partition_key, data)
-    except (UploadIncompleteError, StateError) as exc:
+        with stored_day(storage.dataset, partition_key, settings.shard_rows) as shards:  # read shard by shard
+            if not shards.present:
+                where = args.data_dir if storage.is_local else storage.store.url
+                print(f"{partition_key}: no data for this day in {where} (no telemetry, edge_events or edge_dtcs "
+                      f"partition); nothing sent")
+                return 0
+            if len(shards) > 1:
+                log.info("%s: %d shards of whole vehicles (--shard-rows %d)", partition_key, len(shards),
+                         settings.shard_rows)
+            with open_upload(settings, storage, log) as upload:
+                ledger = upload.ledger
+                if args.backend_reset:
+                    removed = ledger.forget_backend()
+                    log.warning("backend %s declared reset: forgot %d acknowledged records of %d batches, %d dead "
+                                "letters and the cached ids", ledger.endpoint, removed["upload_records"],
+                                removed["upload_batches"], removed["dead_letters"])
+                if args.retry_dead_letters:
+                    log.warning("requeued %d dead-lettered records of %s",
+                                ledger.requeue_dead_letters(partition_key), partition_key)
+                report = upload.uploader.upload(partition_key, shards)
+    except (StorageError, AnalyticsInputError, UploadIncompleteError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:

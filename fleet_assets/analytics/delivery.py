@@ -10,6 +10,7 @@ stays on the calling thread, in submission order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -122,18 +123,24 @@ class BatchDelivery:
         if done[0] % 10 == 0 or done[0] == done[1]:
             self.log.info("analytics %s: %s batch %d/%d acknowledged", batch.partition_key, batch.kind, *done)
 
-    def send_all(self, partition_key: str, planned: dict[str, Future], report: UploadReport) -> None:
+    def senders(self) -> ThreadPoolExecutor:
+        """The request threads (each keeps its own HTTP session): one pool for every shard of a run."""
+        return ThreadPoolExecutor(max_workers=max(1, self.settings.max_in_flight), thread_name_prefix="analytics-send")
+
+    def send_all(self, partition_key: str, planned: dict[str, Future], report: UploadReport,
+                 senders: ThreadPoolExecutor | None = None) -> None:
         """Send every planned batch with at most ``max_in_flight`` requests outstanding.
 
         Acks are settled oldest first, so ledger writes stay on this thread and
         in order while the next requests are already on the wire. On a failure
         nothing new is submitted; batches already in flight finish and, if
         acknowledged, are recorded (their acks are real), then the error is raised.
+        ``senders``: the run's pool (:meth:`senders`), reused shard after shard; default a pool of its own.
         """
         window = max(1, self.settings.max_in_flight)
         progress: dict[str, list[int]] = {}
         in_flight: deque[tuple[Batch, Future]] = deque()
-        with ThreadPoolExecutor(max_workers=window, thread_name_prefix="analytics-send") as senders:
+        with contextlib.nullcontext(senders) if senders is not None else self.senders() as senders:
             try:
                 for kind in KINDS:
                     batches = planned[kind].result()

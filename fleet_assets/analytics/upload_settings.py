@@ -84,6 +84,13 @@ class UploadSettings(BaseModel):
         default=100, ge=0, json_schema_extra=_meta("--max-dead-letters"),
         description="Rejected records one run may dead-letter; past it the run fails (a backend refusing "
                     "everything is not a day of bad records).")
+    # A day is read, built and sent in shards of whole vehicles (analytics.day_shards): memory follows the shard,
+    # not the day. An edge event becomes up to 6 signal records (~1.1 kB each while built, packed and sent):
+    # 100k rows peak at ~0.8 GB (benchmarks/RESULTS.md, "A day of edge events in bounded memory").
+    shard_rows: int = Field(
+        default=100_000, ge=1, json_schema_extra=_meta("--shard-rows"),
+        description="Input rows (telemetry + edge events + DTCs) per shard; a larger day is split by vehicle "
+                    "and sent shard by shard.")
     # -- requests
     timeout_seconds: float = Field(default=30.0, gt=0, json_schema_extra=_meta("--timeout"),
                                    description="Per-request timeout in seconds.")

@@ -36,11 +36,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.analytics import records, wire_items
 from fleet_assets.analytics.batching import Batch, pack
+from fleet_assets.analytics.day_shards import DayShards, PartitionData
 from fleet_assets.analytics.delivery import BatchDelivery
 from fleet_assets.analytics.id_resolution import IdResolver
 from fleet_assets.analytics.ledger_queries import Ledger
@@ -54,13 +56,6 @@ log = logging.getLogger(__name__)
 
 class UploadIncompleteError(RuntimeError):
     """The partition was not fully delivered; the ledger says where the next run resumes."""
-
-
-@dataclass
-class PartitionData:
-    telemetry: pa.Table | None = None
-    edge_events: pa.Table | None = None
-    edge_dtcs: pa.Table | None = None
 
 
 def build_kind(partition_key: str, kind: str, data: PartitionData) -> pa.Table:
@@ -81,8 +76,18 @@ def build_records(partition_key: str, data: PartitionData) -> dict[str, pa.Table
 
 
 @dataclass
+class _DayLedger:
+    """What the ledger says about the day and the backend, read once per upload (one short session)."""
+
+    resolved: dict[str, np.ndarray]  # per kind: sorted fingerprints acknowledged or dead-lettered (8 B each)
+    configs: dict  # cached configuration ids (VehicleIds -> id), updated as ids are created
+    messages: dict[str, int]  # cached message ids, updated likewise
+    stats_id_field: str | None = None  # probed once, when the first unsent network stats show up
+
+
+@dataclass
 class _Prepared:
-    resolved: dict[str, set[int]]  # per kind: fingerprints the ledger acknowledged or dead-lettered
+    resolved: dict[str, np.ndarray]  # per kind: fingerprints the ledger acknowledged or dead-lettered
     built: dict[str, pa.Table]  # record tables built while resolving ids (the others are built later)
     configs: dict[str, int]
     messages: dict[str, int]
@@ -121,34 +126,40 @@ class PartitionUploader:
     def _pending(self, kind: str, table: pa.Table, prepared: _Prepared, report: UploadReport) -> pa.Table:
         """Drop the records the ledger already resolved (acked or dead-lettered)."""
         resolved = prepared.resolved[kind]
-        pending = table.filter(pa.array([fp not in resolved for fp in table["fingerprint"].to_pylist()],
-                                        pa.bool_())) if resolved else table
-        report.records_in_partition[kind] = table.num_rows
-        report.already_acknowledged[kind] = table.num_rows - pending.num_rows
+        pending = table.filter(pa.array(~_is_in(table["fingerprint"], resolved))) if len(resolved) else table
+        report.records_in_partition[kind] = report.records_in_partition.get(kind, 0) + table.num_rows
+        report.already_acknowledged[kind] = (report.already_acknowledged.get(kind, 0)
+                                             + table.num_rows - pending.num_rows)
         return pending
 
-    def _prepare(self, partition_key: str, data: PartitionData, report: UploadReport) -> _Prepared:
-        """The I/O half of planning: ledger reads, and ids resolved (backend, ledger-cached) for the partition.
+    def _day_ledger(self, partition_key: str) -> _DayLedger:
+        with self.ledger.session():  # one short critical section for every read
+            resolved = {kind: np.sort(np.fromiter(self.ledger.resolved_fingerprints(partition_key, kind), np.int64))
+                        for kind in KINDS}
+            return _DayLedger(resolved, self.ledger.configuration_ids(), self.ledger.message_ids())
+
+    def _prepare(self, partition_key: str, data: PartitionData, report: UploadReport,
+                 day: _DayLedger | None = None) -> _Prepared:
+        """The I/O half of planning one shard: ids resolved (backend, ledger-cached) for its vehicles and PIDs.
 
         Vehicles come from the network-stats records (one per vehicle and source,
         so every vehicle of every kind), PIDs from the events' columns: the
         signal records themselves are built later, on the packing thread.
         """
         records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)
-        with self.ledger.session():  # one short critical section for every read
-            resolved = {kind: self.ledger.resolved_fingerprints(partition_key, kind) for kind in KINDS}
-            cached_configs, cached_messages = self.ledger.configuration_ids(), self.ledger.message_ids()
+        day = day or self._day_ledger(partition_key)
+        resolved = day.resolved
         built = {kind: build_kind(partition_key, kind, data) for kind in ("gps", "network_stats")}
         vehicles = {key for kind in ("network_stats", "gps")
                     for key in pc.unique(built[kind]["vehicle_key"]).to_pylist()}
-        configs = self.ids.configurations(vehicles, cached_configs, report)
+        configs = self.ids.configurations(vehicles, day.configs, report)
         needed = wire_items.messages_needed(records.pids_with_values(data.edge_events),
                                             records.has_dtc_items(data.edge_dtcs))
-        messages = self.ids.messages(needed, cached_messages, report)
+        messages = self.ids.messages(needed, day.messages, report)
         stats = built["network_stats"]
-        unsent_stats = any(fp not in resolved["network_stats"] for fp in stats["fingerprint"].to_pylist())
-        id_field = self.ids.network_stats_id_field() if unsent_stats else None
-        return _Prepared(resolved, built, configs, messages, id_field)
+        if day.stats_id_field is None and not _is_in(stats["fingerprint"], resolved["network_stats"]).all():
+            day.stats_id_field = self.ids.network_stats_id_field()
+        return _Prepared(resolved, built, configs, messages, day.stats_id_field)
 
     def _pack_kind(self, partition_key: str, kind: str, data: PartitionData, prepared: _Prepared,
                    report: UploadReport) -> list[Batch]:
@@ -172,18 +183,27 @@ class PartitionUploader:
         return pack(partition_key, kind, items, s.max_points_per_request, s.max_bytes_per_request, s.coalesce_mutations,
                     s.max_aliases_per_request)
 
-    def plan(self, partition_key: str, data: PartitionData, report: UploadReport) -> dict[str, list[Batch]]:
-        """Pending records (fingerprint not resolved in the ledger) packed into batches per kind."""
-        prepared = self._prepare(partition_key, data, report)
-        return {kind: self._pack_kind(partition_key, kind, data, prepared, report) for kind in KINDS}
+    def plan(self, partition_key: str, data: PartitionData | DayShards,
+             report: UploadReport) -> dict[str, list[Batch]]:
+        """Pending records (fingerprint not resolved in the ledger) packed into batches per kind, all shards."""
+        shards = _as_shards(data)
+        day = self._day_ledger(partition_key)
+        plan: dict[str, list[Batch]] = {kind: [] for kind in KINDS}
+        for shard in shards:
+            prepared = self._prepare(partition_key, shard, report, day)
+            for kind in KINDS:
+                plan[kind] += self._pack_kind(partition_key, kind, shard, prepared, report)
+        return plan
 
-    def upload(self, partition_key: str, data: PartitionData) -> UploadReport:
+    def upload(self, partition_key: str, data: PartitionData | DayShards) -> UploadReport:
+        """Upload the day: one ``PartitionData`` in memory, or its ``DayShards`` (sent shard by shard)."""
         partition_key = records.canonical_day(partition_key)  # one day, one ledger key, however it was spelled
-        records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)  # before the ledger is touched
+        if isinstance(data, PartitionData):
+            records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)  # before the ledger is touched
         with automatic_gc_paused():
-            return self._upload(partition_key, data)
+            return self._upload(partition_key, _as_shards(data))
 
-    def _upload(self, partition_key: str, data: PartitionData) -> UploadReport:
+    def _upload(self, partition_key: str, data: DayShards) -> UploadReport:
         report = UploadReport(partition_key=partition_key, endpoint=self.ledger.endpoint)
         delivery = BatchDelivery(self.sender, self.ledger, self.settings, self.log)  # one dead-letter budget per run
         try:
@@ -209,22 +229,54 @@ class PartitionUploader:
         report.position = self.ledger.position(partition_key)
         return report
 
-    def _upload_once(self, partition_key: str, data: PartitionData, report: UploadReport,
+    def _upload_once(self, partition_key: str, data: DayShards, report: UploadReport,
                      delivery: BatchDelivery) -> None:
+        """Shard by shard: resolve the shard's ids, then build, pack and send its batches.
+
+        Memory is one shard's records, items and batches (plus the day's acknowledged fingerprints,
+        8 bytes each); the shards hold whole vehicles, so they give exactly the day's records.
+        """
         t0 = time.perf_counter()
-        prepared = self._prepare(partition_key, data, report)
-        t1 = time.perf_counter()
-        report.seconds["ids"] = round(t1 - t0, 3)
-        # Building + packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write
-        # stays on this thread, in order.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
-            futures = {kind: packer.submit(self._pack_kind, partition_key, kind, data, prepared, report)
-                       for kind in KINDS}
-            try:
-                delivery.send_all(partition_key, futures, report)
-            except AnalyticsSendError:
-                report.batches_planned = sum(len(f.result()) for f in futures.values())
-                raise
-        report.seconds["records+send"] = round(time.perf_counter() - t1, 3)
+        day = self._day_ledger(partition_key)
+        with delivery.senders() as senders:  # one set of request threads (HTTP sessions) for every shard
+            self._send_shards(partition_key, data, report, delivery, day, senders)
+        report.seconds["records+send"] = round(time.perf_counter() - t0 - report.seconds.get("ids", 0.0), 3)
         self.log.info("analytics %s: already acknowledged before this run %s", partition_key,
                       report.already_acknowledged)
+
+    def _send_shards(self, partition_key: str, data: DayShards, report: UploadReport, delivery: BatchDelivery,
+                     day: _DayLedger, senders: ThreadPoolExecutor) -> None:
+        for number, shard in enumerate(data):
+            t1 = time.perf_counter()
+            prepared = self._prepare(partition_key, shard, report, day)
+            t2 = time.perf_counter()
+            report.seconds["ids"] = round(report.seconds.get("ids", 0.0) + t2 - t1, 3)
+            # Building + packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write
+            # stays on this thread, in order.
+            planned_before = report.batches_planned
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
+                futures = {kind: packer.submit(self._pack_kind, partition_key, kind, shard, prepared, report)
+                           for kind in KINDS}
+                try:
+                    delivery.send_all(partition_key, futures, report, senders)
+                except AnalyticsSendError:
+                    report.batches_planned = planned_before + sum(len(f.result()) for f in futures.values())
+                    raise
+            if len(data) > 1:
+                self.log.info("analytics %s: shard %d/%d sent", partition_key, number + 1, len(data))
+            del shard, prepared, futures
+            if len(data) > 1:
+                gc.collect()  # the collector is paused for the upload; a shard's cyclic leftovers go here
+
+
+def _as_shards(data: PartitionData | DayShards) -> DayShards:
+    return data if isinstance(data, DayShards) else DayShards.of(data)
+
+
+def _is_in(fingerprints: pa.ChunkedArray | pa.Array, resolved: np.ndarray) -> np.ndarray:
+    """Mask: which ``fingerprints`` are in the sorted array ``resolved``."""
+    values = fingerprints.to_numpy()
+    if not len(resolved):
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(resolved, values).clip(max=len(resolved) - 1)
+    return resolved[at] == values

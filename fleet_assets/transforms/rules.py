@@ -193,15 +193,15 @@ DATASET_RULES: dict[str, DatasetRules] = {
         "no_duplicate_trip_seq": unique_keys("trip_id", "seq"),
         "lat_lon_in_range": coordinates_in_range("lat", "lon", nulls_allowed=True),  # no GPS fix yet
         "ts_within_day": within_day("ts"),
-    }),
+    }, shard_key="trip_id", shard_key_rule="no_duplicate_trip_seq"),  # shards hold whole trips
     "edge_dtcs": DatasetRules("edge_dtcs", {
         "no_duplicate_trip_seq": unique_keys("trip_id", "seq"),
         "ts_within_day": within_day("ts"),
-    }),
+    }, shard_key="trip_id", shard_key_rule="no_duplicate_trip_seq"),
     "trip_summaries": DatasetRules("trip_summaries", {
         "one_row_per_trip": unique_keys("trip_id"),
         "started_within_day": within_day("started_at"),
-    }),
+    }, shard_key="trip_id", shard_key_rule="one_row_per_trip"),
     "normalized_edge": DatasetRules("normalized_edge", {
         "lat_lon_in_range": coordinates_in_range("latitude", "longitude", nulls_allowed=False),  # telemetry schema
         "ts_within_day": within_day("timestamp"),

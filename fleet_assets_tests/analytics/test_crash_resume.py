@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fleet_assets.analytics.day_shards import stored_day
 from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.sandbox import AnalyticsSandbox, FaultPlan, serve_in_thread
 from fleet_assets.analytics.sender import GraphQLSender
@@ -31,20 +32,28 @@ IN_FLIGHT = UploadSettings().max_in_flight  # the CLI's default window
 TIMEOUT_S, HANG_S = 1.0, 1.5
 
 
-def _cli(url: str, data_dir: Path) -> list[str]:
+ONE_SHARD = UploadSettings().shard_rows
+SHARD_ROWS = 400  # the synthetic day is ~2,000 rows: several shards
+
+
+def _cli(url: str, data_dir: Path, shard_rows: int) -> list[str]:
     return [sys.executable, "-m", "fleet_assets.analytics.cli", "--date", DAY, "--endpoint", url,
             "--data-dir", str(data_dir), "--max-points", str(MAX_POINTS), "--backoff", "0.01", "--timeout", str(TIMEOUT_S),
-            "--max-attempts", "10", "--json", "-q"]
+            "--max-attempts", "10", "--shard-rows", str(shard_rows), "--json", "-q"]
 
 
-@pytest.mark.parametrize("faults,ledger_store", [
-    pytest.param(FaultPlan(), "embedded", id="no-faults-embedded"),
-    pytest.param(FaultPlan.uniform(0.2, seed=4, hang_seconds=HANG_S), "embedded", id="20pct-faults-embedded"),
-    pytest.param(FaultPlan(), "postgres", id="no-faults-postgres"),  # the CLI child inherits FLEET_STATE_URL
+@pytest.mark.parametrize("faults,ledger_store,shard_rows", [
+    pytest.param(FaultPlan(), "embedded", ONE_SHARD, id="no-faults-embedded"),
+    pytest.param(FaultPlan.uniform(0.2, seed=4, hang_seconds=HANG_S), "embedded", ONE_SHARD, id="20pct-faults-embedded"),
+    pytest.param(FaultPlan(), "postgres", ONE_SHARD, id="no-faults-postgres"),  # the CLI child inherits FLEET_STATE_URL
+    # A day larger than one shard: sent shard by shard (whole vehicles each), killed mid-day, resumed.
+    pytest.param(FaultPlan(), "embedded", SHARD_ROWS, id="sharded-day-embedded"),
 ], indirect=["ledger_store"])
 def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, storage, write_day, faults,
-                                                                        ledger_store):
+                                                                        ledger_store, shard_rows):
     write_day(day)
+    with stored_day(storage.dataset, DAY, shard_rows) as shards:
+        assert (len(shards) > 1) == (shard_rows == SHARD_ROWS)
     backend = AnalyticsSandbox(faults)
     child: dict[str, subprocess.Popen] = {}
     killed_batch_points: list[int] = []
@@ -57,7 +66,7 @@ def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, sto
 
     backend.on_commit = kill_after
     with serve_in_thread(backend) as url:
-        child["p"] = subprocess.Popen(_cli(url, storage.root), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child["p"] = subprocess.Popen(_cli(url, storage.root, shard_rows), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         child["p"].communicate(timeout=60)
         assert child["p"].returncode == -signal.SIGKILL
 
@@ -71,16 +80,17 @@ def test_sigkill_after_commit_then_rerun_delivers_exactly_the_partition(day, sto
         assert killed_batch_points[0] <= unrecorded <= IN_FLIGHT * MAX_POINTS
 
         backend.on_commit = None
-        rerun = subprocess.run(_cli(url, storage.root), capture_output=True, text=True, timeout=60)
+        rerun = subprocess.run(_cli(url, storage.root, shard_rows), capture_output=True, text=True, timeout=60)
         assert rerun.returncode == 0, rerun.stderr
         acked_after = ledger.completed_batch_ids(DAY)
 
-        # The full plan, recomputed against a fresh ledger (same backend, so the same ids).
-        with tempfile.TemporaryDirectory() as tmp, GraphQLSender(url) as sender:
+        # The full plan, recomputed against a fresh ledger (same backend, so the same ids), on the same shards.
+        with tempfile.TemporaryDirectory() as tmp, GraphQLSender(url) as sender, \
+                stored_day(storage.dataset, DAY, shard_rows) as shards:
             fresh = PartitionUploader(sender, UploadLedger(Path(tmp) / "l.duckdb", url),
                                       UploadSettings(max_points_per_request=MAX_POINTS))
             fresh.ledger.ensure()
-            plan = fresh.plan(DAY, day.data, report=UploadReport(partition_key=DAY, endpoint=url))
+            plan = fresh.plan(DAY, shards, report=UploadReport(partition_key=DAY, endpoint=url))
         planned = {b.batch_id for batches in plan.values() for b in batches}
 
     assert backend.stored_counts() == day.expected  # nothing lost

@@ -68,13 +68,13 @@ def _spy_reads(monkeypatch):
     from fleet_assets.trips import assets
 
     calls = []
-    real = assets.load_trips_on_day
+    real = assets.trip_groups_on_day
 
     def counting(zone, day):
         calls.append(day)
         return real(zone, day)
 
-    monkeypatch.setattr(assets, "load_trips_on_day", counting)
+    monkeypatch.setattr(assets, "trip_groups_on_day", counting)
     return calls
 
 

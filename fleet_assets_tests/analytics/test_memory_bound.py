@@ -1,0 +1,89 @@
+"""Peak memory of the analytics upload does not grow with the day: a day 10x one shard vs a one-shard day.
+
+Each upload runs in its own subprocess against a loopback sandbox backend with the PostgreSQL ledger (the
+deployed one; the embedded DuckDB ledger keeps its own row cache in the process). The child resets its peak
+RSS after the imports (``/proc/self/clear_refs``), so the peak measured is the upload's. Measured (2 cores,
+loaded): one-shard day (20,000 rows) +121 MB, 10x day in 10 shards +143 MB, the same 10x day as one shard
+(the old whole-day upload) +219 MB, i.e. 98 MB over the one-shard day, which fails MARGIN_MB.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from fleet_assets.schema import TELEMETRY_SCHEMA
+from fleet_assets.storage.parquet_partitions import write_partition
+from fleet_assets.trips.edge_schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA
+
+SHARD = 20_000                # input rows per shard (--shard-rows in the child)
+ROWS_PER_VEHICLE = 500        # 250 telemetry rows + 250 edge events
+MARGIN_MB = 50                # allowed peak growth of the 10x day over the one-shard day
+
+CHILD = """
+import json, logging, sys
+from fleet_assets.analytics.day_shards import stored_day
+from fleet_assets.analytics.upload_settings import UploadSettings
+from fleet_assets.analytics.wiring import open_upload
+from fleet_assets.storage.layout import DataLayout
+layout = DataLayout.from_settings(sys.argv[1])
+settings = UploadSettings(endpoint=sys.argv[2], shard_rows=int(sys.argv[4]))
+def upload(day, shard_rows):
+    with stored_day(layout.dataset, day, shard_rows) as shards, \\
+            open_upload(settings, layout, logging.getLogger("child")) as up:
+        report = up.uploader.upload(day, shards)
+    return len(shards), sum(report.records_sent.values())
+def rss_kb(field):
+    return int(next(l for l in open("/proc/self/status") if l.startswith(field)).split()[1])
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS: the imports' transient peak is not the day's
+base = rss_kb("VmRSS:")
+shards, sent = upload(sys.argv[3], settings.shard_rows)
+print(json.dumps({"base_kb": base, "peak_kb": rss_kb("VmHWM:"),
+                  "shards": shards, "sent": sent}))
+"""
+
+
+def write_day(storage, day: str, vehicles: int) -> int:
+    t0 = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    half = ROWS_PER_VEHICLE // 2
+    tel, ev = [], []
+    for v in range(vehicles):
+        vin = f"1FMEM{v:012d}"
+        for i in range(half):
+            ts = t0 + timedelta(seconds=60 * i + v % 60)
+            tel.append({"provider": "motive", "provider_vehicle_id": str(v), "vin": vin, "timestamp": ts,
+                        "latitude": 40 + i / 1e4, "longitude": -90 - v / 1e3, "speed_mph": float(i % 70),
+                        "heading_degrees": float(i % 360), "engine_state": "On"})
+            ev.append({"vin": vin, "trip_id": f"trip-{v}", "seq": i, "ts": ts, "lat": 40.0, "lon": -90.0,
+                       "speed_kph": float(i % 120), "clock_skew": False})
+    write_partition(storage.dataset("telemetry"), day, pa.Table.from_pylist(tel, schema=TELEMETRY_SCHEMA))
+    write_partition(storage.dataset("edge_events"), day, pa.Table.from_pylist(ev, schema=EDGE_EVENTS_SCHEMA))
+    write_partition(storage.dataset("edge_dtcs"), day, EDGE_DTCS_SCHEMA.empty_table())
+    return len(tel) + len(ev)
+
+
+def peak_growth_mb(storage, url: str, day: str, shard_rows: int) -> tuple[float, dict]:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(storage.root), url, day, str(shard_rows)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return (result["peak_kb"] - result["base_kb"]) / 1024, result
+
+
+@pytest.mark.slow
+def test_peak_memory_of_an_upload_10x_one_shard_stays_flat(storage, loopback, state_url, monkeypatch):
+    monkeypatch.setenv("FLEET_STATE_URL", state_url)  # the deployed ledger (the embedded DuckDB one caches its rows)
+    assert write_day(storage, "2025-06-02", SHARD // ROWS_PER_VEHICLE) == SHARD
+    write_day(storage, "2025-06-03", 10 * SHARD // ROWS_PER_VEHICLE)
+    backend, url = loopback()
+    small, one = peak_growth_mb(storage, url, "2025-06-02", SHARD)
+    large, ten = peak_growth_mb(storage, url, "2025-06-03", SHARD)
+    assert one["shards"] == 1 and ten["shards"] >= 8
+    assert ten["sent"] == 10 * SHARD + 2 * (10 * SHARD // ROWS_PER_VEHICLE)  # gps + signals + 2 stats/vehicle
+    assert large - small < MARGIN_MB, f"peak RSS grew {large:.0f} MB (10x day) vs {small:.0f} MB (one shard)"
