@@ -20,9 +20,9 @@ that replicas work and what they cost, not how they scale on separate hosts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,43 +37,27 @@ from fleet_assets.ingest.state import PostgresState
 from fleet_assets.ingest.synthetic import synthetic_trip, utc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_load import KEY, VIN, Server, _cpu, _port, _put  # noqa: E402  (same server start and PUT)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import local_services  # noqa: E402 -- the one way the test services start (scripts/local_services.py)
+from ingest_load import KEY, VIN, Server, _cpu, _put  # noqa: E402  (same server start and PUT)
 
-S3_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_REGION": "us-east-1"}
+S3_ENV = local_services.TEST_CREDENTIALS
 
 
 class Services:
     """moto_server + PostgreSQL (pgserver) on loopback for the benchmark's lifetime."""
 
     def __init__(self, workdir: Path):
-        import pgserver
-
-        self.s3_port = _port()
-        moto = Path(sys.executable).with_name("moto_server")
-        self.moto = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(self.s3_port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.endpoint = f"http://127.0.0.1:{self.s3_port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{self.endpoint}/moto-api/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        self.pg = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
-        self.admin = self.pg.get_uri()
+        self._stack = contextlib.ExitStack()
+        self.endpoint = self._stack.enter_context(local_services.s3())
+        self.admin = self._stack.enter_context(local_services.postgres(workdir / "pgdata"))
 
     def fresh(self) -> dict:
         """Env of a deployment on a fresh bucket and database, the device key already in Postgres."""
-        import boto3
         import psycopg
 
         name = f"bench{uuid.uuid4().hex[:10]}"
-        boto3.client("s3", endpoint_url=self.endpoint, **{
-            "aws_access_key_id": S3_ENV["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
-            "region_name": "us-east-1"}).create_bucket(Bucket=name)
+        local_services.create_bucket(self.endpoint, name)
         with psycopg.connect(self.admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         state_url = self.admin.replace("/postgres?", f"/{name}?", 1)
@@ -84,9 +68,7 @@ class Services:
                 "FLEET_STATE_URL": state_url}
 
     def stop(self) -> None:
-        self.moto.terminate()
-        self.moto.wait(timeout=10)
-        self.pg.cleanup()
+        self._stack.close()
 
 
 def run_mode(name: str, trips, clients: int, replicas: int, env: dict | None, workdir: Path) -> dict:

@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +32,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+import local_services  # noqa: E402 -- the one way the test services start (scripts/local_services.py)
 
 DAY = "2026-02-01"
 
@@ -71,28 +72,6 @@ def telemetry_day(rows: int, vehicles: int = 2000, seed: int = 0):
     }
     return pa.table({f.name: pa.array(columns[f.name], f.type) if not isinstance(columns[f.name], pa.Array)
                      else columns[f.name] for f in TELEMETRY_SCHEMA}, schema=TELEMETRY_SCHEMA)
-
-
-def start_moto(log: Path) -> tuple[subprocess.Popen, str]:
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    moto = Path(sys.executable).with_name("moto_server")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{endpoint}/moto-api/", timeout=1)
-            return proc, endpoint
-        except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"moto_server did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.1)
 
 
 def measure(layout, table) -> dict:
@@ -138,14 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     table = telemetry_day(rows)
     print(f"generated {rows:,} rows in {time.perf_counter() - t:.1f}s ({table.nbytes / 1e6:.0f} MB in memory)", flush=True)
     with tempfile.TemporaryDirectory(prefix="storage-s3-bench-") as tmp:
-        moto, endpoint = start_moto(Path(tmp) / "moto.log")
-        try:
-            os.environ.update({"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "bench",
-                               "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_REGION": "us-east-1"})
-            import boto3
-
+        with local_services.s3(log=Path(tmp) / "moto.log") as endpoint:
+            os.environ.update({"AWS_ENDPOINT_URL_S3": endpoint, **local_services.TEST_CREDENTIALS})
             bucket = f"bench-{uuid.uuid4().hex[:8]}"
-            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+            local_services.create_bucket(endpoint, bucket)
             sides = {"local": DataLayout(Path(tmp) / "local"),
                      "s3": DataLayout(Path(tmp) / "host", storage_url=f"s3://{bucket}/data")}
             results: dict[str, list[dict]] = {name: [] for name in sides}
@@ -156,9 +131,6 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"round {rnd} {name:5s} write {r['write']:6.2f}s  read {r['read']:6.2f}s  "
                           f"scan {r['scan']:6.2f}s  ({r['bytes'] / 1e6:.1f} MB Parquet)  load {os.getloadavg()[0]:.2f}",
                           flush=True)
-        finally:
-            moto.terminate()
-            moto.wait(timeout=30)
     size = results["local"][0]["bytes"] / 1e6
     print(f"\n{rows:,} rows, {size:.1f} MB Parquet; median of {rounds} rounds")
     print("| step | local s | local MB/s | S3 (moto) s | S3 MB/s | S3 / local |")
