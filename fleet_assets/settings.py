@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
 
 DATA_DIR_ENV = "FLEET_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
@@ -63,17 +62,14 @@ STORAGE_URL_ENV = "FLEET_STORAGE_URL"
 STATE_URL_ENV = "FLEET_STATE_URL"
 
 
-def storage_url(environ: Mapping[str, str] | None = None) -> str:
+def storage_url(environ: Mapping[str, str] | None = None) -> str | None:
     """Where datasets, raw fetches and the landing zone live: ``s3://bucket/prefix`` or ``file:///path``.
 
-    Default: ``file://`` of the data directory (the embedded layout). The S3 endpoint, region and
+    None when unset: the data directory itself (the embedded layout). The S3 endpoint, region and
     credentials come from the standard AWS variables (``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``,
     ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``...), which boto3 resolves itself.
     """
-    raw = (_raw(STORAGE_URL_ENV, environ) or "").strip()
-    if raw:
-        return raw
-    return Path(data_dir(environ)).expanduser().resolve().as_uri()
+    return (_raw(STORAGE_URL_ENV, environ) or "").strip() or None
 
 
 def state_url(environ: Mapping[str, str] | None = None) -> str | None:

@@ -60,7 +60,7 @@ def open_zone(data_dir: str, *, fsync: bool = True, check: bool = True):
     from fleet_assets.storage.layout import DataLayout
     from fleet_assets.storage.objects import check_conditional_writes
 
-    storage_url = settings.storage_url() if settings.is_set(settings.STORAGE_URL_ENV) else None
+    storage_url = settings.storage_url()
     layout = DataLayout(data_dir, storage_url=storage_url, state_url=settings.state_url())
     state = PostgresState(layout.state_url) if layout.state_url else None
     if check:

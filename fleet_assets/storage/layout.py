@@ -45,8 +45,7 @@ class DataLayout:
     @classmethod
     def from_settings(cls, data_dir: str | Path | None = None) -> DataLayout:
         """The layout the environment names: ``FLEET_DATA_DIR``, ``FLEET_STORAGE_URL`` and ``FLEET_STATE_URL``."""
-        url = settings.storage_url() if settings.is_set(settings.STORAGE_URL_ENV) else None
-        return cls(data_dir, storage_url=url, state_url=settings.state_url())
+        return cls(data_dir, storage_url=settings.storage_url(), state_url=settings.state_url())
 
     @cached_property
     def store(self) -> ObjectStore:

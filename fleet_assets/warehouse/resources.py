@@ -23,7 +23,7 @@ class FleetStorage(dg.ConfigurableResource):
     data_dir: str = Field(default_factory=settings.data_dir,
                           description="Local data directory: all data on embedded defaults, host-local files otherwise.")
     storage_url: str | None = Field(
-        default_factory=lambda: settings.storage_url() if settings.is_set(settings.STORAGE_URL_ENV) else None,
+        default_factory=settings.storage_url,
         description="Object store for datasets, raw fetches and the landing zone (s3://bucket/prefix); "
                     "unset = the data directory.")
 
