@@ -164,9 +164,14 @@ class RunWorker:
 
     @contextlib.contextmanager
     def _claim(self, conn) -> Iterator[dg.DagsterRun | None]:
-        """The oldest launched run no other worker holds, locked for as long as the block runs."""
+        """The run launched longest ago that no other worker holds, locked for as long as the block runs.
+
+        Launch order (the run row's last status change), not creation order: a retry is created after the
+        backfill's runs but launched before some of them, and must not wait behind them into run monitoring's
+        start timeout.
+        """
         starting = self.instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING]),
-                                                 limit=20, ascending=True)
+                                                 limit=20, order_by="update_timestamp", ascending=True)
         for record in starting:
             run_id = record.dagster_run.run_id
             if not _try_lock(conn, run_id):

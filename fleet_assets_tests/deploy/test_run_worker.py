@@ -10,6 +10,7 @@ import uuid
 
 import dagster as dg
 import psycopg
+from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.launcher.base import WorkerStatus
 
 from fleet_assets.run_worker import RunWorker, WorkerQueueRunLauncher, _try_lock, instance_pg_url
@@ -80,3 +81,21 @@ def test_terminate_asks_the_worker_to_stop_the_run(deployed_instance):
     assert deployed_instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELING
     deployed_instance.report_run_canceled(deployed_instance.get_run_by_id(run.run_id))
     assert launcher.terminate(run.run_id) is False  # already finished
+
+
+def test_runs_are_claimed_in_launch_order_not_creation_order(deployed_instance):
+    """A retry is created after the backfill's runs but launched before some of them; claimed by creation order
+    it waited behind every later-launched run and hit run monitoring's start timeout (found in the two-host test:
+    the retry of the killed run failed with 'taking longer than 180 seconds to start')."""
+    older, retry = (dg.DagsterRun(job_name="fleet_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.NOT_STARTED)
+                    for _ in range(2))
+    for run in (older, retry):
+        deployed_instance.run_storage.add_run(run)
+    for run in (retry, older):  # the queue launches the retry first
+        deployed_instance.report_dagster_event(
+            DagsterEvent(DagsterEventType.RUN_STARTING.value, job_name=run.job_name), run_id=run.run_id)
+    assert deployed_instance.get_run_by_id(older.run_id).status == dg.DagsterRunStatus.STARTING
+    worker = RunWorker(deployed_instance, name="a")
+    with contextlib.closing(psycopg.connect(instance_pg_url(deployed_instance), autocommit=True)) as conn:
+        with worker._claim(conn) as claimed:
+            assert claimed.run_id == retry.run_id
