@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import dagster as dg
@@ -117,6 +116,15 @@ class WorkerQueueRunLauncher(RunLauncher, ConfigurableClass):
         return CheckRunHealthResult(WorkerStatus.FAILED, "no fleet-run-worker holds the run: its worker died")
 
 
+def _exited(proc: subprocess.Popen, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``proc``; True as soon as it ended (the slot is free for the next run at once)."""
+    try:
+        proc.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def _describe_exit(code: int) -> str:
     if code < 0:
         with contextlib.suppress(ValueError):
@@ -193,8 +201,7 @@ class RunWorker:
         log.info("fleet-run-worker %s: run %s executing in process %d", self.name, run.run_id, proc.pid)
         self.instance.report_engine_event(f"fleet-run-worker {self.name} executes the run (process {proc.pid})",
                                           run, cls=self.__class__)
-        while proc.poll() is None:  # a stopping worker still lets its runs finish
-            time.sleep(1.0)
+        while not _exited(proc, self.poll_seconds):  # a stopping worker still lets its runs finish
             current = self.instance.get_run_by_id(run.run_id)
             if current is not None and current.status == dg.DagsterRunStatus.CANCELING:
                 with contextlib.suppress(ProcessLookupError):
@@ -243,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run_launcher fleet_assets.run_worker.WorkerQueueRunLauncher; run one per machine, any number of machines. "
         "The instance comes from DAGSTER_HOME (deploy/dagster.yaml with DAGSTER_PG_URL).")
     parser.add_argument("--slots", type=int, default=1, help="runs executed at once (default %(default)s)")
-    parser.add_argument("--poll-seconds", type=float, default=1.0, help="idle wait between queue looks")
+    parser.add_argument("--poll-seconds", type=float, default=1.0,
+                        help="idle wait between queue looks and between cancel checks of a running run "
+                        "(a run's end is seen at once)")
     parser.add_argument("--name", default=None, help="worker name in run logs (default host:pid)")
     parser.add_argument("--workdir", default=None, help="working directory of run processes (default: here)")
     return parser

@@ -31,18 +31,26 @@ TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 RUN_PROCESS = re.compile(r"run (\S+) executing in process (\d+)")
 
 
-def instance_yaml(monitor_poll_seconds: int | None = None, shared_budgets: bool = True) -> str:
+def instance_yaml(monitor_poll_seconds: int | None = None, shared_budgets: bool = True,
+                  dequeue_interval_seconds: int | None = None, max_concurrent_runs: int | None = None) -> str:
     """deploy/dagster.yaml, launching runs for fleet-run-workers.
 
     ``shared_budgets=False`` (benchmark baseline only): no pool limits and no run limit, so every provider fetch
-    believes it owns the provider's whole budget, as before issue 11.
+    believes it owns the provider's whole budget, as before issue 11. ``dequeue_interval_seconds``: the run
+    queue's tick (QueuedRunCoordinator's own setting; Dagster's default 5 s). ``max_concurrent_runs``: the
+    run limit (deploy/dagster.yaml's 8 if None); set it to the workers' total slots, or launched runs wait
+    unclaimed and run monitoring fails them after ``start_timeout_seconds``.
     """
     config = yaml.safe_load(DEPLOY_YAML.read_text())
     config["run_launcher"] = {"module": "fleet_assets.run_worker", "class": "WorkerQueueRunLauncher"}
+    if max_concurrent_runs is not None:
+        config["concurrency"]["runs"]["max_concurrent_runs"] = max_concurrent_runs
     if not shared_budgets:
         config["concurrency"] = {"runs": {"max_concurrent_runs": -1}}
     if monitor_poll_seconds is not None:
         config["run_monitoring"]["poll_interval_seconds"] = monitor_poll_seconds
+    if dequeue_interval_seconds is not None:
+        config["run_coordinator"]["config"]["dequeue_interval_seconds"] = dequeue_interval_seconds
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -86,6 +94,11 @@ class Host:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return {m.group(1): int(m.group(2)) for m in RUN_PROCESS.finditer(text)}
 
+    def spawn(self, args: list[str], log: Path) -> subprocess.Popen:
+        """A command of this host's install (e.g. ``dagster asset materialize ...``) started in its environment
+        and working directory, output to ``log``."""
+        return _start([str(BIN / args[0]), *args[1:]], self.root, self.env, log)
+
     def stop(self) -> None:
         if self.proc is not None:
             _kill_group(self.proc.pid)
@@ -99,10 +112,11 @@ class Cluster:
     """The control plane + ``workers`` hosts under ``root``; ``env`` = the services' environment."""
 
     def __init__(self, root: Path, env: dict, workers: int = 2, slots: int = 2,
-                 monitor_poll_seconds: int | None = 2, shared_budgets: bool = True) -> None:
+                 monitor_poll_seconds: int | None = 2, shared_budgets: bool = True,
+                 dequeue_interval_seconds: int | None = None, max_concurrent_runs: int | None = None) -> None:
         self.root = root
         self.env = dict(env)
-        text = instance_yaml(monitor_poll_seconds, shared_budgets)
+        text = instance_yaml(monitor_poll_seconds, shared_budgets, dequeue_interval_seconds, max_concurrent_runs)
         control = root / "control"
         self.control_home = _home(control, text)
         (control / "workspace.yaml").write_text(
@@ -129,6 +143,21 @@ class Cluster:
         if self._instance is None:
             self._instance = DagsterInstance.from_config(str(self.control_home))
         return self._instance
+
+    def stop_sensor(self, name: str) -> None:
+        """Turn a sensor off as `dagster sensor stop` does (its stored state STOPPED); before ``start()`` it never
+        ticks, whatever its default status."""
+        from dagster._core.definitions.run_request import InstigatorType
+        from dagster._core.definitions.sensor_definition import SensorType
+        from dagster._core.remote_origin import RemoteRepositoryOrigin
+        from dagster._core.scheduler.instigation import InstigatorState, InstigatorStatus, SensorInstigatorData
+        from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+        (location,) = location_origins_from_yaml_paths([str(self.control / "workspace.yaml")])
+        origin = RemoteRepositoryOrigin(location, "__repository__").get_instigator_origin(name)
+        self.instance.add_instigator_state(InstigatorState(
+            origin, InstigatorType.SENSOR, InstigatorStatus.STOPPED,
+            SensorInstigatorData(min_interval=30, sensor_type=SensorType.STANDARD)))
 
     def set_pool(self, pool: str, limit: int) -> None:
         self.instance.event_log_storage.set_concurrency_slots(pool, limit)
