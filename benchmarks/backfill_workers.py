@@ -82,8 +82,11 @@ def run_mode(name: str, workers: int, slots: int, pool_limit: int | None, days: 
                "FLEET_STORAGE_URL": f"s3://{bucket}/data", "FLEET_STATE_URL": _database(admin),
                "MOTIVE_API_KEY": cfg.motive_api_key, "MOTIVE_BASE_URL": url,
                "SAMSARA_API_TOKEN": cfg.samsara_api_token, "SAMSARA_BASE_URL": url}
+        # with pools, the run limit is the workers' slots (deploy/dagster.yaml, VM mode): no launched run waits
+        # unclaimed into run monitoring's start timeout
         cluster = worker_hosts.Cluster(root / name.replace(" ", "-").replace(",", ""), env, workers=workers,
-                                       slots=slots, shared_budgets=pool_limit is not None)
+                                       slots=slots, shared_budgets=pool_limit is not None,
+                                       max_concurrent_runs=workers * slots if pool_limit is not None else None)
         try:
             cluster.start()
             if pool_limit is not None:

@@ -142,9 +142,6 @@ def test_two_hosts_backfill_with_a_killed_run_matches_embedded(tmp_path, postgre
     # this process reads the instance too (to launch the backfill and watch it)
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
     analytics = AnalyticsSandbox()
-    # devices uploaded their trips before the backfill: S3 landing zone, completion log in the state database
-    _land_trips(LandingZone.for_layout(DataLayout(tmp_path / "device-upload", storage_url=s3_storage_url,
-                                                  state_url=state_db)))
     with serve_in_thread(SANDBOX) as providers, serve_analytics(analytics) as graphql:
         env = {**os.environ, "FLEET_STATE_URL": state_db, "FLEET_STORAGE_URL": s3_storage_url,
                "MOTIVE_API_KEY": SANDBOX.motive_api_key, "MOTIVE_BASE_URL": providers,
@@ -156,16 +153,19 @@ def test_two_hosts_backfill_with_a_killed_run_matches_embedded(tmp_path, postgre
                                        max_concurrent_runs=3)
         cluster.hosts[1].slots = 2
         reference, reader = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+        # the embedded reference, computed meanwhile (the daemon mostly waits on its 30 s backfill ticks)
+        embedded_future = reference.submit(_embedded_reference, tmp_path / "embedded", DAYS)
         try:
             # the trips are the backfill's to build: the trip sensor (its deployed path: trips/) would only rebuild
             # the same partitions in runs of its own
             cluster.stop_sensor("completed_trips_sensor")
             cluster.start()
+            # devices uploaded their trips before the backfill: S3 landing zone, completion log in the state database
+            _land_trips(LandingZone.for_layout(DataLayout(tmp_path / "device-upload", storage_url=s3_storage_url,
+                                                          state_url=state_db)))
             cluster.set_pool("motive_api", 2)  # two fetches of a provider at once, each with half the budget
             cluster.set_pool("samsara_api", 2)
             backfill_id = cluster.launch_backfill(ASSETS, DAYS)
-            # the embedded reference, computed meanwhile (the daemon mostly waits on its 30 s backfill ticks)
-            embedded_future = reference.submit(_embedded_reference, tmp_path / "embedded", DAYS)
             wiped = cluster.hosts[0]
             killed: dict = {}
 
