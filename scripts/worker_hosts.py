@@ -29,6 +29,7 @@ DEPLOY_YAML = REPO / "deploy" / "dagster.yaml"
 BIN = Path(sys.executable).parent
 TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 RUN_PROCESS = re.compile(r"run (\S+) executing in process (\d+)")
+RUN_ENDED = re.compile(r"run (\S+) process ended with")
 
 
 def instance_yaml(monitor_poll_seconds: int | None = None, shared_budgets: bool = True,
@@ -64,6 +65,13 @@ def _home(root: Path, text: str) -> Path:
 def _start(cmd: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _cwd(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")).resolve()
+    except OSError:  # gone (or not ours to read)
+        return None
 
 
 def _kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
@@ -104,8 +112,16 @@ class Host:
             _kill_group(self.proc.pid)
             self.proc.wait()
             self.proc = None  # stopped on purpose: not a crash
-        for pid in self.run_processes().values():  # each run is its own process group ("pod")
+        for pid in self.live_run_processes().values():  # each run is its own process group ("pod")
             _kill_group(pid)
+
+    def live_run_processes(self) -> dict[str, int]:
+        """The run processes still executing: not reported ended by the worker, and still in this host's working
+        directory (pids are reused: an ended run's pid may by now lead another test's process group)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        ended = set(RUN_ENDED.findall(text))
+        return {run_id: pid for run_id, pid in self.run_processes().items()
+                if run_id not in ended and _cwd(pid) == self.root.resolve()}
 
 
 class Cluster:

@@ -174,7 +174,7 @@ def test_two_hosts_backfill_with_a_killed_run_matches_embedded(tmp_path, postgre
                 then wipe host-0's disk before it claims its next run (its worker paused meanwhile)."""
                 if killed:
                     return
-                for run_id, pid in wiped.run_processes().items():
+                for run_id, pid in wiped.live_run_processes().items():
                     if cluster.instance.get_run_stats(run_id).steps_succeeded >= 1:
                         os.kill(wiped.proc.pid, signal.SIGSTOP)
                         try:
