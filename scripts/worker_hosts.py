@@ -31,16 +31,21 @@ TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 RUN_PROCESS = re.compile(r"run (\S+) executing in process (\d+)")
 
 
-def instance_yaml(monitor_poll_seconds: int | None = None, shared_budgets: bool = True) -> str:
+def instance_yaml(monitor_poll_seconds: int | None = None, shared_budgets: bool = True,
+                  max_concurrent_runs: int | None = None) -> str:
     """deploy/dagster.yaml, launching runs for fleet-run-workers.
 
     ``shared_budgets=False`` (benchmark baseline only): no pool limits and no run limit, so every provider fetch
-    believes it owns the provider's whole budget, as before issue 11.
+    believes it owns the provider's whole budget, as before issue 11. ``max_concurrent_runs``: another run
+    limit (a fault test keeps runs waiting in the queue with 1).
     """
     config = yaml.safe_load(DEPLOY_YAML.read_text())
     config["run_launcher"] = {"module": "fleet_assets.run_worker", "class": "WorkerQueueRunLauncher"}
     if not shared_budgets:
         config["concurrency"] = {"runs": {"max_concurrent_runs": -1}}
+    if max_concurrent_runs is not None:
+        config["concurrency"]["runs"]["max_concurrent_runs"] = max_concurrent_runs
+        config["run_coordinator"]["config"]["dequeue_interval_seconds"] = 1
     if monitor_poll_seconds is not None:
         config["run_monitoring"]["poll_interval_seconds"] = monitor_poll_seconds
     return yaml.safe_dump(config, sort_keys=False)
@@ -95,14 +100,30 @@ class Host:
             _kill_group(pid)
 
 
+def daemon_command(interval_seconds: int | None = None) -> list[str]:
+    """``dagster-daemon run -w workspace.yaml``; ``interval_seconds`` (tests only) shortens the backfill daemon's
+    sleep between iterations, a module constant of Dagster (30 s) that no setting reaches. Only that sleep
+    changes: the daemon's code is Dagster's own."""
+    if interval_seconds is None:
+        return [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"]
+    patch = (f"import dagster._daemon.controller as c; c.DEFAULT_DAEMON_INTERVAL_SECONDS = {int(interval_seconds)}; "
+             "import sys; sys.argv[0] = 'dagster-daemon'; from dagster._daemon.cli import main; main()")
+    return [sys.executable, "-c", patch, "run", "-w", "workspace.yaml"]
+
+
 class Cluster:
-    """The control plane + ``workers`` hosts under ``root``; ``env`` = the services' environment."""
+    """The control plane + ``workers`` hosts under ``root``; ``env`` = the services' environment.
+
+    ``daemon_interval_seconds`` and ``max_concurrent_runs``: see :func:`daemon_command` and :func:`instance_yaml`.
+    """
 
     def __init__(self, root: Path, env: dict, workers: int = 2, slots: int = 2,
-                 monitor_poll_seconds: int | None = 2, shared_budgets: bool = True) -> None:
+                 monitor_poll_seconds: int | None = 2, shared_budgets: bool = True,
+                 daemon_interval_seconds: int | None = None, max_concurrent_runs: int | None = None) -> None:
         self.root = root
         self.env = dict(env)
-        text = instance_yaml(monitor_poll_seconds, shared_budgets)
+        self.daemon_interval_seconds = daemon_interval_seconds
+        text = instance_yaml(monitor_poll_seconds, shared_budgets, max_concurrent_runs)
         control = root / "control"
         self.control_home = _home(control, text)
         (control / "workspace.yaml").write_text(
@@ -115,12 +136,22 @@ class Cluster:
         self._instance = None
 
     def start(self) -> "Cluster":
-        env = {**self.env, "DAGSTER_HOME": str(self.control_home), "FLEET_DATA_DIR": str(self.control / "data")}
-        self.daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], self.control, env,
-                             self.daemon_log)
+        self.start_daemon()
         for host in self.hosts:
             host.start()
         return self
+
+    def start_daemon(self) -> None:
+        """The control plane's ``dagster-daemon`` (its code server is a child in its process group)."""
+        env = {**self.env, "DAGSTER_HOME": str(self.control_home), "FLEET_DATA_DIR": str(self.control / "data")}
+        self.daemon = _start(daemon_command(self.daemon_interval_seconds), self.control, env, self.daemon_log)
+
+    def kill_daemon(self) -> None:
+        """The control machine crashes: SIGKILL the daemon's process group (daemon + its code server)."""
+        if self.daemon is not None:
+            _kill_group(self.daemon.pid)
+            self.daemon.wait()
+            self.daemon = None
 
     @property
     def instance(self):
