@@ -10,17 +10,31 @@ A real ``dagster-daemon`` and ``fleet-run-worker`` (scripts/worker_hosts.py) on 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from concurrent.futures import ThreadPoolExecutor
+
 import dagster as dg
+import duckdb
 import psycopg
 import pytest
 
+from fleet_assets.analytics.resources import AnalyticsResource
+from fleet_assets.analytics.sandbox.app import serve_in_thread as serve_analytics
+from fleet_assets.analytics.sandbox.backend import AnalyticsSandbox
+from fleet_assets.definitions import defs
+from fleet_assets.provider_ingest.resources import MotiveResource, SamsaraResource
 from fleet_assets.sandbox import SandboxConfig, serve_in_thread
+from fleet_assets.warehouse.resources import FleetStorage
+
+from ..storage.digests import output_digests
 
 SANDBOX = SandboxConfig(motive_vehicles=3, samsara_vehicles=0, interval_s=3600, latency_ms=50)
+PIPELINE = ["raw_motive", "normalized_motive", "telemetry", "analytics_upload"]  # one provider: enough here
+DATASETS, PROVIDERS = ("normalized_motive", "telemetry"), ("motive",)
 
 
 def _load_worker_hosts():
@@ -34,6 +48,37 @@ def _load_worker_hosts():
 
 
 worker_hosts = _load_worker_hosts()
+
+
+class OwnPostgres:
+    """A PostgreSQL server of this test alone (its own data dir), so it can crash: ``crash()`` is
+    ``pg_ctl stop -m immediate`` (every backend killed, no shutdown checkpoint, as a power loss), ``start()``
+    brings it back on the same socket with its data (crash recovery)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import pgserver
+
+        self.server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        self.admin = self.server.get_uri()
+
+    def crash(self) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        with self.server._lock:
+            self.server.ensure_postgres_running()
+        assert self.server.get_uri() == self.admin
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def _with_password(url: str, password: str) -> str:
+    """``postgresql://postgres:@/db?host=…`` with a password (the test server trusts local users and ignores
+    it; a deployment's URL holds one, and no message may show it)."""
+    return url.replace("postgres:@", f"postgres:{password}@", 1)
 
 
 def _new_database(admin: str) -> str:
@@ -54,45 +99,165 @@ def _materializations(instance, asset: str) -> list[str]:
     return sorted(r.partition_key for r in records)
 
 
+def _reference(root: Path, assets: list[str], days: list[str]) -> tuple[dict, dict]:
+    """The same days materialized in-process on the embedded defaults from an identical sandbox: what a clean
+    run gives (dataset digests, ledger acks per day and kind)."""
+    storage = FleetStorage(data_dir=str(root))
+    with serve_in_thread(SANDBOX) as url:
+        resources = {**defs.resources, "storage": storage, "analytics": AnalyticsResource(),
+                     "motive": MotiveResource(api_key=SANDBOX.motive_api_key, base_url=url),
+                     "samsara": SamsaraResource(api_key=SANDBOX.samsara_api_token, base_url=url)}
+        for day in days:
+            assert dg.materialize([defs.get_assets_def(dg.AssetKey(n)) for n in assets], partition_key=day,
+                                  resources=resources).success, day
+    with duckdb.connect(str(storage.ledger_path), read_only=True) as con:
+        acks = {(p, k): n for p, k, n in con.execute(
+            "SELECT partition_key, kind, count(*) FROM upload_records GROUP BY ALL").fetchall()}
+    return output_digests(storage, days, DATASETS, PROVIDERS), acks
+
+
+def _step_failures(instance, run_id: str) -> list[str]:
+    """Each failed step's own error text (a dg.Failure's description, else the error message)."""
+    texts = []
+    for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        data = e.dagster_event.step_failure_data
+        texts.append(data.user_failure_data.description if data.user_failure_data else data.error.message)
+    return texts
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_daemon_killed_mid_backfill_a_new_daemon_finishes_it_once(tmp_path, postgres_server, s3_storage_url,
-                                                                 monkeypatch):
-    days = ["2025-06-01", "2025-06-02", "2025-06-03"]
-    assets = ["raw_motive", "normalized_motive"]
+@pytest.mark.timeout(420)
+def test_state_database_and_daemon_crash_mid_backfill_it_completes_once(tmp_path, postgres_server,
+                                                                        s3_storage_url, monkeypatch):
+    """A 2-day backfill, one run at a time. Mid-way through day 1 the platform-state Postgres (FLEET_STATE_URL,
+    its own server) crashes: day 1's analytics upload fails with one line naming the setting. Then the control
+    machine crashes too (daemon SIGKILLed) while day 2 still waits in the run queue; the state database and a
+    new daemon come back. The new daemon retries day 1 and runs day 2: the backfill completes, every asset of
+    every day materialized once, outputs and ledger equal to a clean run, each record acknowledged once."""
+    days = ["2025-06-01", "2025-06-02"]
     dagster_db = _new_database(postgres_server)
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
-    with serve_in_thread(SANDBOX) as providers:
-        env = _services_env(providers, FLEET_STATE_URL=_new_database(postgres_server),
-                            FLEET_STORAGE_URL=s3_storage_url)
-        # one run at a time: when the daemon dies, the later days are still in its run queue (in Postgres)
-        cluster = worker_hosts.Cluster(tmp_path / "cluster", env, workers=1, slots=1, daemon_interval_seconds=2,
-                                       max_concurrent_runs=1)
-        try:
-            cluster.start()
-            started = time.monotonic()
-            backfill_id = cluster.launch_backfill(assets, days)
-            killed: dict = {}
+    pg = OwnPostgres(Path(tempfile.mkdtemp(prefix="fleet-pg-state-")))
+    analytics = AnalyticsSandbox()
+    reference = ThreadPoolExecutor(1)
+    try:
+        state_db = _with_password(_new_database(pg.admin), "state-pw")
+        with serve_in_thread(SANDBOX) as providers, serve_analytics(analytics) as graphql:
+            env = _services_env(providers, FLEET_STATE_URL=state_db, FLEET_STORAGE_URL=s3_storage_url,
+                                GRAPH_SERVICE_URL=graphql)
+            # one run at a time: when the daemon dies, day 2 is still in its run queue (in Postgres)
+            cluster = worker_hosts.Cluster(tmp_path / "cluster", env, workers=1, slots=1,
+                                           daemon_interval_seconds=2, max_concurrent_runs=1)
+            try:
+                cluster.start()
+                backfill_id = cluster.launch_backfill(PIPELINE, days)
+                clean = reference.submit(_reference, tmp_path / "clean", PIPELINE, days)
+                faults: dict = {}
 
-            def crash_the_daemon_once_a_day_is_done(runs) -> None:
-                statuses = [r.status for r in runs]
-                if killed or dg.DagsterRunStatus.SUCCESS not in statuses:
-                    return
-                assert dg.DagsterRunStatus.QUEUED in statuses or len(runs) < len(days), cluster.summary(runs)
-                cluster.kill_daemon()
-                killed.update(at=time.monotonic() - started, runs=cluster.summary(runs))
-                cluster.start_daemon()
+                def crash_state_then_daemon(runs) -> None:
+                    first = runs[0] if runs else None
+                    if first is None or "daemon" in faults:
+                        return
+                    if "state" not in faults and cluster.instance.get_run_stats(first.run_id).steps_succeeded >= 1:
+                        pg.crash()
+                        faults["state"] = first.run_id
+                    elif "state" in faults and first.status == dg.DagsterRunStatus.FAILURE:
+                        assert any(r.status == dg.DagsterRunStatus.QUEUED for r in runs), cluster.summary(runs)
+                        cluster.kill_daemon()
+                        faults["daemon"] = cluster.summary(runs)
+                        pg.start()
+                        cluster.start_daemon()
 
-            status, runs = cluster.wait_for_backfill(backfill_id, timeout=240,
-                                                     on_poll=crash_the_daemon_once_a_day_is_done)
-            assert killed, "the backfill finished before the daemon could be killed"
-            assert status == "COMPLETED_SUCCESS", cluster.summary(runs)
-            # every day once: one run per day, each successful, and one materialization per asset and day
-            assert sorted(r.tags["dagster/partition"] for r in runs) == days, cluster.summary(runs)
-            assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), cluster.summary(runs)
-            for asset in assets:
-                assert _materializations(cluster.instance, asset) == days, asset
-            print(f"daemon killed at {killed['at']:.1f}s with runs {killed['runs']}; "
-                  f"done at {time.monotonic() - started:.1f}s")
-        finally:
-            cluster.stop()
+                status, runs = cluster.wait_for_backfill(backfill_id, timeout=360, on_poll=crash_state_then_daemon)
+                assert "daemon" in faults, f"the backfill ended before the faults: {cluster.summary(runs)}"
+                assert status == "COMPLETED_SUCCESS", cluster.summary(runs)
+                # day 1: failed at the upload with one line naming the setting, then retried once
+                failed = next(r for r in runs if r.run_id == faults["state"])
+                assert failed.status == dg.DagsterRunStatus.FAILURE
+                [message] = _step_failures(cluster.instance, failed.run_id)
+                assert "FLEET_STATE_URL=" in message and "\n" not in message, message
+                assert "state-pw" not in message and "***" in message, message
+                retries = [r for r in runs if r.tags.get("dagster/parent_run_id") == failed.run_id]
+                assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], cluster.summary(runs)
+                assert len(runs) == len(days) + 1, cluster.summary(runs)
+                succeeded = sorted(r.tags["dagster/partition"] for r in runs if r.status == dg.DagsterRunStatus.SUCCESS)
+                assert succeeded == days
+                for asset in PIPELINE:  # no step ran twice, none was lost
+                    assert _materializations(cluster.instance, asset) == days, asset
+            finally:
+                cluster.stop()
+            with psycopg.connect(state_db) as conn:
+                rows = conn.execute("SELECT partition_key, kind, count(*), count(DISTINCT (endpoint, fingerprint)) "
+                                    "FROM upload_records GROUP BY 1, 2").fetchall()
+            deployed = output_digests(FleetStorage(data_dir=str(tmp_path / "reader"), storage_url=s3_storage_url),
+                                      days, DATASETS, PROVIDERS)
+        clean_digests, clean_acks = clean.result()
+        assert all(n == distinct for _, _, n, distinct in rows), rows  # each record acknowledged once
+        assert {(p, k): n for p, k, n, _ in rows} == clean_acks
+        assert sum(clean_acks.values()) == sum(analytics.stored_counts().values()) > 0  # nothing sent twice
+        assert clean_digests["telemetry"][0] > 0 and deployed == clean_digests
+    finally:
+        reference.shutdown(wait=True)
+        pg.stop()
+
+
+def _run_events(instance, run_id: str, *types: str) -> list[str]:
+    return [e.message or "" for e in instance.all_logs(run_id)
+            if e.is_dagster_event and e.dagster_event.event_type_value in types]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_instance_database_crash_mid_run_the_run_goes_on_and_lands_once(tmp_path, postgres_server,
+                                                                         s3_storage_url, monkeypatch):
+    """The instance database (DAGSTER_PG_URL) crashes for a few seconds mid-run. Either the run's process rides
+    it out (Dagster retries its connections) or it fails writing an event; both are fine, as long as the worker
+    takes its claim again once Postgres is back (a restart drops every advisory lock): otherwise run monitoring
+    fails a healthy run and its retry executes the day beside it. The day lands once either way."""
+    day = "2025-06-01"
+    assets = ["raw_motive", "normalized_motive"]
+    pg = OwnPostgres(Path(tempfile.mkdtemp(prefix="fleet-pg-outage-")))
+    try:
+        dagster_db = _with_password(_new_database(pg.admin), "instance-pw")
+        monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
+        with serve_in_thread(SANDBOX) as providers:
+            env = _services_env(providers, FLEET_STATE_URL=_new_database(postgres_server),
+                                FLEET_STORAGE_URL=s3_storage_url)
+            cluster = worker_hosts.Cluster(tmp_path / "cluster", env, workers=1, slots=1, daemon_interval_seconds=2)
+            try:
+                cluster.start()
+                backfill_id = cluster.launch_backfill(assets, [day])
+                crashed: dict = {}
+
+                def crash_postgres_mid_run(runs) -> None:
+                    if crashed or not runs or cluster.instance.get_run_stats(runs[0].run_id).steps_succeeded < 1:
+                        return
+                    pg.crash()
+                    crashed["run_id"] = runs[0].run_id
+                    time.sleep(5)  # daemon, worker and run all see the database gone
+                    pg.start()
+
+                status, runs = cluster.wait_for_backfill(backfill_id, timeout=240, on_poll=crash_postgres_mid_run)
+                assert crashed, "the run finished before Postgres could be crashed"
+                assert status == "COMPLETED_SUCCESS", cluster.summary(runs)
+                first = next(r for r in runs if r.run_id == crashed["run_id"])
+                retries = [r for r in runs if r.tags.get("dagster/parent_run_id") == first.run_id]
+                if first.status == dg.DagsterRunStatus.SUCCESS:
+                    # the run rode out the outage: not failed by run monitoring meanwhile, no retry beside it
+                    assert _run_events(cluster.instance, first.run_id, "RUN_FAILURE") == []
+                    assert retries == [] and len(runs) == 1, cluster.summary(runs)
+                else:  # its process lost the database while writing events: failed, and retried once
+                    assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], cluster.summary(runs)
+                    assert len(runs) == 2, cluster.summary(runs)
+                # no step ran twice: each asset materialized once
+                for asset in assets:
+                    assert _materializations(cluster.instance, asset) == [day], asset
+                # the run's log says what happened, naming the setting, never the password
+                lost = [m for m in _run_events(cluster.instance, first.run_id, "ENGINE_EVENT")
+                        if "lost the Dagster instance database" in m]
+                assert len(lost) == 1 and "DAGSTER_PG_URL" in lost[0], lost
+                assert "instance-pw" not in lost[0] and "instance-pw" not in cluster.logs_tail(10**6)
+            finally:
+                cluster.stop()
+    finally:
+        pg.stop()
