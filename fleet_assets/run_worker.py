@@ -155,6 +155,7 @@ class _Claim:
 
     def __init__(self, url: str, conn, run_id: str) -> None:
         self.url, self.conn, self.run_id = url, conn, run_id
+        self.held = True
         self.lost: str | None = None  # why it was lost, until reported
 
     def keep(self) -> bool:
@@ -162,17 +163,19 @@ class _Claim:
         import psycopg
 
         try:
-            self.conn.execute("SELECT 1")
-            return True
+            if self.held:
+                self.conn.execute("SELECT 1")
+                return True
         except psycopg.Error as exc:
-            self.lost = self.lost or _reason(exc)
-        with contextlib.suppress(Exception):
-            self.conn.close()
+            self.lost, self.held = self.lost or _reason(exc), False
         try:
-            self.conn = _connect(self.url)
-        except RunWorkerError:
+            if self.conn.closed or self.conn.broken:
+                self.conn.close()
+                self.conn = _connect(self.url)
+            self.held = _try_lock(self.conn, self.run_id)  # False only for an instant: a health check's probe
+        except (psycopg.Error, RunWorkerError):
             return False
-        return _try_lock(self.conn, self.run_id)
+        return self.held
 
     def release(self) -> None:
         with contextlib.suppress(Exception):
@@ -277,29 +280,29 @@ class RunWorker:
             return  # the database is away: the run goes on (or fails on its own); look again next second
         try:
             current = self.instance.get_run_by_id(run.run_id)
-        except Exception as exc:  # the database went away again between the two reads
-            log.warning("fleet-run-worker %s: run %s: cannot read the run (%s)", self.name, run.run_id, _reason(exc))
-            return
-        if current is None:
-            return
-        if current.status == dg.DagsterRunStatus.CANCELING:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
-        elif claim.lost and current.status == dg.DagsterRunStatus.FAILURE:
-            # failed while the claim was away (run monitoring found it unclaimed): its retry executes the day,
-            # this process must not go on beside it
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            message = f"{self._lost(claim)}; the run failed meanwhile: its process is stopped, run retries take over"
-            log.warning("%s (run %s)", message, run.run_id)
-            self.instance.report_engine_event(message, current, cls=self.__class__)
-        elif claim.lost:  # held again
-            message = f"{self._lost(claim)}; claim taken again once it was back, the run goes on"
-            log.warning("%s (run %s)", message, run.run_id)
-            self.instance.report_engine_event(message, current, cls=self.__class__)
-            claim.lost = None
+            if current is None:
+                return
+            if current.status == dg.DagsterRunStatus.CANCELING:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait()
+            elif claim.lost and current.status == dg.DagsterRunStatus.FAILURE:
+                # failed while the claim was away (its process lost the database, or run monitoring found it
+                # unclaimed): its retry executes the day, this process must not go on beside it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                self._tell(current, f"{self._lost(claim)}; the run failed meanwhile: its process is stopped, "
+                                    "run retries take over")
+            elif claim.lost:  # held again
+                self._tell(current, f"{self._lost(claim)}; claim taken again once it was back, the run goes on")
+                claim.lost = None
+        except Exception as exc:  # the database went away again: look again next second
+            log.warning("fleet-run-worker %s: run %s: %s", self.name, run.run_id, _reason(exc))
+
+    def _tell(self, run: dg.DagsterRun, message: str) -> None:
+        log.warning("%s (run %s)", message, run.run_id)
+        self.instance.report_engine_event(message, run, cls=self.__class__)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ A real ``dagster-daemon`` and ``fleet-run-worker`` (scripts/worker_hosts.py) on 
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -35,6 +36,7 @@ from ..storage.digests import output_digests
 SANDBOX = SandboxConfig(motive_vehicles=3, samsara_vehicles=0, interval_s=3600, latency_ms=50)
 PIPELINE = ["raw_motive", "normalized_motive", "telemetry", "analytics_upload"]  # one provider: enough here
 DATASETS, PROVIDERS = ("normalized_motive", "telemetry"), ("motive",)
+LOADED = "are valid. Continuing execution"  # the backfill daemon resolved the backfill's assets in the location
 
 
 def _load_worker_hosts():
@@ -131,9 +133,10 @@ def test_state_database_and_daemon_crash_mid_backfill_it_completes_once(tmp_path
                                                                         s3_storage_url, monkeypatch):
     """A 2-day backfill, one run at a time. Mid-way through day 1 the platform-state Postgres (FLEET_STATE_URL,
     its own server) crashes: day 1's analytics upload fails with one line naming the setting. Then the control
-    machine crashes too (daemon SIGKILLed) while day 2 still waits in the run queue; the state database and a
-    new daemon come back. The new daemon retries day 1 and runs day 2: the backfill completes, every asset of
-    every day materialized once, outputs and ledger equal to a clean run, each record acknowledged once."""
+    machine crashes too (daemon SIGKILLed) while day 2 still waits in the run queue. A new daemon starts while
+    the state database is still down (its code location must load all the same), then Postgres comes back.
+    The backfill goes on: day 1 retried, day 2 run, every asset of every day materialized once, outputs and
+    ledger equal to a clean run, each record acknowledged once."""
     days = ["2025-06-01", "2025-06-02"]
     dagster_db = _new_database(postgres_server)
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
@@ -155,21 +158,25 @@ def test_state_database_and_daemon_crash_mid_backfill_it_completes_once(tmp_path
                 faults: dict = {}
 
                 def crash_state_then_daemon(runs) -> None:
-                    first = runs[0] if runs else None
-                    if first is None or "daemon" in faults:
+                    first = runs[-1] if runs else None  # the oldest: dequeued first (runs come newest first)
+                    if first is None or "restored" in faults:
                         return
-                    if "state" not in faults and cluster.instance.get_run_stats(first.run_id).steps_succeeded >= 1:
-                        pg.crash()
-                        faults["state"] = first.run_id
-                    elif "state" in faults and first.status == dg.DagsterRunStatus.FAILURE:
-                        assert any(r.status == dg.DagsterRunStatus.QUEUED for r in runs), cluster.summary(runs)
-                        cluster.kill_daemon()
-                        faults["daemon"] = cluster.summary(runs)
-                        pg.start()
-                        cluster.start_daemon()
+                    if "state" not in faults:
+                        if cluster.instance.get_run_stats(first.run_id).steps_succeeded >= 1:
+                            pg.crash()
+                            faults["state"] = first.run_id
+                    elif "daemon" not in faults:
+                        if first.status == dg.DagsterRunStatus.FAILURE:
+                            assert any(r.status == dg.DagsterRunStatus.QUEUED for r in runs), cluster.summary(runs)
+                            cluster.kill_daemon()
+                            faults["daemon"] = cluster.daemon_log.stat().st_size
+                            cluster.start_daemon()  # its code location loads with FLEET_STATE_URL unreachable
+                    elif LOADED in cluster.daemon_log.read_text(errors="replace")[faults["daemon"]:]:
+                        pg.start()  # the new daemon evaluated the backfill, so its code location loaded
+                        faults["restored"] = True
 
                 status, runs = cluster.wait_for_backfill(backfill_id, timeout=360, on_poll=crash_state_then_daemon)
-                assert "daemon" in faults, f"the backfill ended before the faults: {cluster.summary(runs)}"
+                assert "restored" in faults, f"the backfill ended before the faults: {cluster.summary(runs)}"
                 assert status == "COMPLETED_SUCCESS", cluster.summary(runs)
                 # day 1: failed at the upload with one line naming the setting, then retried once
                 failed = next(r for r in runs if r.run_id == faults["state"])
@@ -261,3 +268,16 @@ def test_instance_database_crash_mid_run_the_run_goes_on_and_lands_once(tmp_path
                 cluster.stop()
     finally:
         pg.stop()
+
+
+def test_ingest_server_with_the_state_database_down_at_start_up_is_one_line(tmp_path, free_port, monkeypatch):
+    """The real command, keys in Postgres (no --keys-file): one line naming the setting, exit 2, nothing written."""
+    monkeypatch.setenv("FLEET_STATE_URL", f"postgresql://fleet:state-pw@127.0.0.1:{free_port()}/fleet")
+    data = tmp_path / "data"
+    proc = subprocess.run([str(worker_hosts.BIN / "fleet-ingest-server"), "--data-dir", str(data), "--port",
+                           str(free_port())], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("fleet-ingest-server: cannot connect to PostgreSQL at FLEET_STATE_URL="), line
+    assert "Connection refused" in line and "state-pw" not in line and "***" in line, line
+    assert not data.exists() and proc.stdout == ""
