@@ -1,10 +1,15 @@
 """Faults of a deployed platform, against the real services (issue 11, "Bad input and faults").
 
-A real ``dagster-daemon`` and ``fleet-run-worker`` (scripts/worker_hosts.py) on the test PostgreSQL (instance
-+ platform state) and moto S3 (data), providers served by the HTTP sandbox:
+A real ``dagster-daemon`` and ``fleet-run-worker`` (scripts/worker_hosts.py), moto S3 for the data, providers
+and analytics served by their HTTP sandboxes; the database that fails is a PostgreSQL server of the test's own,
+crashed (immediate stop) and started again:
 
-* the daemon SIGKILLed mid-backfill (the control machine crashes) and started again: the backfill goes on from
-  its state in Postgres, every day once.
+* the instance database (DAGSTER_PG_URL) crashed mid-run: the day lands once, the run's log says why;
+* the platform state (FLEET_STATE_URL) crashed mid-backfill, then the daemon SIGKILLed with a day still queued and
+  restarted while the state is still down: the failed day is retried, the backfill completes, once per day,
+  equal to a clean run;
+* fleet-ingest-server started with the state database down: one line, exit 2.
+(fleet-run-worker with its database down at start-up: test_run_worker.py.)
 """
 
 from __future__ import annotations
@@ -14,9 +19,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from pathlib import Path
-
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import dagster as dg
 import duckdb
