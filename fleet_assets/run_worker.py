@@ -222,10 +222,13 @@ class RunWorker:
 
     @contextlib.contextmanager
     def _claim(self, conn) -> Iterator[dg.DagsterRun | None]:
-        """The oldest launched run no other worker holds, locked for as long as the block runs."""
+        """The earliest launched run no other worker holds, locked for as long as the block runs.
+
+        Launch order, not creation order: run monitoring's start timeout counts from the launch, and a retry is
+        created after the backfill's other runs but often launched before them."""
         starting = self.instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING]),
-                                                 limit=20, ascending=True)
-        for record in starting:
+                                                 limit=200, ascending=True)
+        for record in sorted(starting, key=lambda r: r.update_timestamp):  # = when it became STARTING
             run_id = record.dagster_run.run_id
             if not _try_lock(conn, run_id):
                 continue

@@ -97,3 +97,20 @@ def test_terminate_asks_the_worker_to_stop_the_run(deployed_instance):
     assert deployed_instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELING
     deployed_instance.report_run_canceled(deployed_instance.get_run_by_id(run.run_id))
     assert launcher.terminate(run.run_id) is False  # already finished
+
+
+def test_runs_are_claimed_in_launch_order(deployed_instance):
+    """Run monitoring's start timeout counts from the launch: a retry, created after the backfill's other days
+    but launched before them, must not wait behind them (under load it timed out there, again and again)."""
+    older, newer = (dg.DagsterRun(job_name="fleet_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.NOT_STARTED)
+                    for _ in range(2))
+    for run in (older, newer):
+        deployed_instance.run_storage.add_run(run)
+    for run in (newer, older):  # launched in this order
+        deployed_instance.run_storage.handle_run_event(
+            run.run_id, dg.DagsterEvent(dg.DagsterEventType.PIPELINE_STARTING.value, job_name=run.job_name))
+        time.sleep(0.05)
+    worker = RunWorker(deployed_instance, name="w")
+    with contextlib.closing(psycopg.connect(instance_pg_url(deployed_instance), autocommit=True)) as conn:
+        with worker._claim(conn) as claimed:
+            assert claimed.run_id == newer.run_id
