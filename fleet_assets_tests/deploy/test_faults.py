@@ -137,8 +137,8 @@ def test_state_database_and_daemon_crash_mid_backfill_it_completes_once(tmp_path
                                                                         s3_storage_url, monkeypatch):
     """A 2-day backfill, one run at a time. Mid-way through day 1 the platform-state Postgres (FLEET_STATE_URL,
     its own server) crashes: day 1's analytics upload fails with one line naming the setting. Then the control
-    machine crashes too (daemon SIGKILLed) while day 2 still waits in the run queue. A new daemon starts while
-    the state database is still down (its code location must load all the same), then Postgres comes back.
+    machine crashes too (daemon SIGKILLed) while day 2 still waits (queued or just launched). A new daemon starts
+    while the state database is still down (its code location must load all the same), then Postgres comes back.
     The backfill goes on: day 1 retried, day 2 run, every asset of every day materialized once, outputs and
     ledger equal to a clean run, each record acknowledged once."""
     days = ["2025-06-01", "2025-06-02"]
@@ -152,7 +152,7 @@ def test_state_database_and_daemon_crash_mid_backfill_it_completes_once(tmp_path
         with serve_in_thread(SANDBOX) as providers, serve_analytics(analytics) as graphql:
             env = _services_env(providers, FLEET_STATE_URL=state_db, FLEET_STORAGE_URL=s3_storage_url,
                                 GRAPH_SERVICE_URL=graphql)
-            # one run at a time: when the daemon dies, day 2 is still in its run queue (in Postgres)
+            # one run at a time: when the daemon dies, day 2 still waits (queue or launch, in Postgres)
             cluster = worker_hosts.Cluster(tmp_path / "cluster", env, workers=1, slots=1,
                                            daemon_interval_seconds=2, max_concurrent_runs=1)
             try:
@@ -171,7 +171,7 @@ def test_state_database_and_daemon_crash_mid_backfill_it_completes_once(tmp_path
                             faults["state"] = first.run_id
                     elif "daemon" not in faults:
                         if first.status == dg.DagsterRunStatus.FAILURE:
-                            assert any(r.status == dg.DagsterRunStatus.QUEUED for r in runs), cluster.summary(runs)
+                            assert not all(r.is_finished for r in runs), cluster.summary(runs)  # day 2 pending
                             cluster.kill_daemon()
                             faults["daemon"] = cluster.daemon_log.stat().st_size
                             cluster.start_daemon()  # its code location loads with FLEET_STATE_URL unreachable
