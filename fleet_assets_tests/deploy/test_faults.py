@@ -15,6 +15,7 @@ crashed (immediate stop) and started again:
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -79,6 +80,7 @@ class OwnPostgres:
 
     def stop(self) -> None:
         self.server.cleanup()
+        shutil.rmtree(self.server.pgdata, ignore_errors=True)
 
 
 def _with_password(url: str, password: str) -> str:
