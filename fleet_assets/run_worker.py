@@ -12,7 +12,11 @@ A claim is a session advisory lock in the instance database, held while the run 
 * two workers never execute the same run (non-blocking lock, then the run's status is re-read);
 * a run process that dies under a live worker is reported failed by that worker at once;
 * a worker that dies with its machine releases its locks with its connection, and run monitoring's
-  health check finds the lock free and fails the run; either way ``run_retries`` relaunches it.
+  health check finds the lock free (for ``claim_grace_seconds``) and fails the run; either way ``run_retries``
+  relaunches it;
+* a restart of the instance database drops every lock with its session while the runs go on: each worker
+  checks its claims every second and takes them again once Postgres is back (the grace above covers that), so a
+  healthy run is not failed and retried beside itself; a run failed meanwhile anyway is stopped by its worker.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_
 log = logging.getLogger("fleet_assets.run_worker")
 LOCK_PREFIX = "fleet-run-worker:"  # advisory-lock key = hash of prefix + run id (one key space per database)
 PG_URL_SETTING = "DAGSTER_PG_URL (storage.postgres in dagster.yaml)"
+# How long a started run may stay unclaimed before run monitoring calls its worker dead: enough for a worker
+# to reconnect and re-take its claims after the database restarted (it checks them every second).
+CLAIM_GRACE_SECONDS = 15.0
 
 
 class RunWorkerError(Exception):
@@ -52,6 +59,11 @@ def instance_pg_url(instance: dg.DagsterInstance) -> str:
     return ("postgresql" + sep + rest) if scheme.startswith("postgres") else url
 
 
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def _connect(url: str):
     import psycopg
 
@@ -59,7 +71,7 @@ def _connect(url: str):
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         raise RunWorkerError(f"cannot connect to the Dagster instance database ({PG_URL_SETTING}): "
-                             f"{str(exc).strip().splitlines()[0]}") from None
+                             f"{_reason(exc)}") from None
 
 
 def _try_lock(conn, run_id: str) -> bool:
@@ -76,8 +88,11 @@ class WorkerQueueRunLauncher(RunLauncher, ConfigurableClass):
     In dagster.yaml: ``run_launcher: {module: fleet_assets.run_worker, class: WorkerQueueRunLauncher}``.
     """
 
-    def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:
+    def __init__(self, inst_data: ConfigurableClassData | None = None,
+                 claim_grace_seconds: float = CLAIM_GRACE_SECONDS) -> None:
         self._inst_data = inst_data
+        self._claim_grace_seconds = claim_grace_seconds
+        self._unclaimed_since: dict[str, float] = {}  # run id -> when the monitor first found it unclaimed
         super().__init__()
 
     @property
@@ -86,11 +101,13 @@ class WorkerQueueRunLauncher(RunLauncher, ConfigurableClass):
 
     @classmethod
     def config_type(cls) -> dict:
-        return {}
+        return {"claim_grace_seconds": dg.Field(float, is_required=False, default_value=CLAIM_GRACE_SECONDS,
+                                                description="seconds a started run may stay unclaimed before "
+                                                            "its worker is considered dead")}
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> "WorkerQueueRunLauncher":
-        return cls(inst_data=inst_data)
+        return cls(inst_data=inst_data, **config_value)
 
     def launch_run(self, context: LaunchRunContext) -> None:
         self._instance.report_engine_event("Waiting for a fleet-run-worker to claim the run", context.dagster_run,
@@ -111,9 +128,17 @@ class WorkerQueueRunLauncher(RunLauncher, ConfigurableClass):
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         with contextlib.closing(_connect(instance_pg_url(self._instance))) as conn:
             if not _try_lock(conn, run.run_id):
+                self._unclaimed_since.pop(run.run_id, None)
                 return CheckRunHealthResult(WorkerStatus.RUNNING, "a fleet-run-worker holds the run")
             _unlock(conn, run.run_id)
-        return CheckRunHealthResult(WorkerStatus.FAILED, "no fleet-run-worker holds the run: its worker died")
+        now = time.monotonic()
+        unclaimed = now - self._unclaimed_since.setdefault(run.run_id, now)
+        if unclaimed < self._claim_grace_seconds:  # its worker may be re-taking claims a restart dropped
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"no fleet-run-worker holds the run for "
+                                                              f"{unclaimed:.0f}s; waiting for its worker")
+        self._unclaimed_since.pop(run.run_id, None)
+        return CheckRunHealthResult(WorkerStatus.FAILED, f"no fleet-run-worker has held the run for "
+                                                         f"{self._claim_grace_seconds:.0f}s: its worker died")
 
 
 def _exited(proc: subprocess.Popen, seconds: float) -> bool:
@@ -130,6 +155,39 @@ def _describe_exit(code: int) -> str:
         with contextlib.suppress(ValueError):
             return f"signal {signal.Signals(-code).name}"
     return f"exit code {code}"
+
+
+class _Claim:
+    """The lock on a run this worker executes, on a session of the instance database; ``keep()`` takes it again
+    on a new session when the old one is gone (a database restart drops every session and its locks)."""
+
+    def __init__(self, url: str, conn, run_id: str) -> None:
+        self.url, self.conn, self.run_id = url, conn, run_id
+        self.held = True
+        self.lost: str | None = None  # why it was lost, until reported
+
+    def keep(self) -> bool:
+        """True if held (again); False while the database is unreachable (try at the next poll)."""
+        import psycopg
+
+        try:
+            if self.held:
+                self.conn.execute("SELECT 1")
+                return True
+        except psycopg.Error as exc:
+            self.lost, self.held = self.lost or _reason(exc), False
+        try:
+            if self.conn.closed or self.conn.broken:
+                self.conn.close()
+                self.conn = _connect(self.url)
+            self.held = _try_lock(self.conn, self.run_id)  # False only for an instant: a health check's probe
+        except (psycopg.Error, RunWorkerError):
+            return False
+        return self.held
+
+    def release(self) -> None:
+        with contextlib.suppress(Exception):
+            _unlock(self.conn, self.run_id)
 
 
 class RunWorker:
@@ -157,12 +215,12 @@ class RunWorker:
         conn = None
         while not self.stop.is_set():
             try:
-                conn = conn if conn is not None and not conn.closed else _connect(self._url)
+                conn = conn if conn is not None and not (conn.closed or conn.broken) else _connect(self._url)
                 with self._claim(conn) as run:
                     if run is None:
                         self.stop.wait(self.poll_seconds)
                     else:
-                        self._execute(run)
+                        self._execute(run, _Claim(self._url, conn, run.run_id))
             except Exception:  # a lost database connection must not end the worker: reconnect and go on
                 log.exception("fleet-run-worker %s: slot error; retrying", self.name)
                 with contextlib.suppress(Exception):
@@ -190,10 +248,11 @@ class RunWorker:
                     yield run
                     return
             finally:
-                _unlock(conn, run_id)
+                with contextlib.suppress(Exception):  # a lost session has dropped its locks already
+                    _unlock(conn, run_id)
         yield None
 
-    def _execute(self, run: dg.DagsterRun) -> None:
+    def _execute(self, run: dg.DagsterRun, claim: _Claim) -> None:
         args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=None,
                               set_exit_code_on_failure=True)
         cmd = [sys.executable, "-m", "dagster", "api", "execute_run", serialize_value(args)]
@@ -201,14 +260,16 @@ class RunWorker:
         log.info("fleet-run-worker %s: run %s executing in process %d", self.name, run.run_id, proc.pid)
         self.instance.report_engine_event(f"fleet-run-worker {self.name} executes the run (process {proc.pid})",
                                           run, cls=self.__class__)
-        while not _exited(proc, self.poll_seconds):  # a stopping worker still lets its runs finish
-            current = self.instance.get_run_by_id(run.run_id)
-            if current is not None and current.status == dg.DagsterRunStatus.CANCELING:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait()
-        with contextlib.suppress(ProcessLookupError):  # whatever the run left behind (its step processes)
-            os.killpg(proc.pid, signal.SIGKILL)
+        first_conn = claim.conn
+        try:
+            while not _exited(proc, 1.0):  # a stopping worker still lets its runs finish
+                self._watch(run, claim, proc)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # whatever the run left behind (its step processes)
+                os.killpg(proc.pid, signal.SIGKILL)
+            if claim.conn is not first_conn:  # re-taken on a session of its own: give it back
+                claim.release()
+                claim.conn.close()
         final = self.instance.get_run_by_id(run.run_id)
         how = _describe_exit(proc.returncode)
         log.info("fleet-run-worker %s: run %s process ended with %s (run %s)", self.name, run.run_id, how,
@@ -218,8 +279,42 @@ class RunWorker:
         if final.status == dg.DagsterRunStatus.CANCELING:
             self.instance.report_run_canceled(final, f"fleet-run-worker {self.name} stopped the run")
         else:
+            lost = f"; {self._lost(claim)}" if claim.lost else ""
             self.instance.report_run_failed(final, f"the run's process on fleet-run-worker {self.name} ended with "
-                                                   f"{how} before the run finished")
+                                                   f"{how} before the run finished{lost}")
+
+    def _lost(self, claim: _Claim) -> str:
+        return f"fleet-run-worker {self.name} lost the Dagster instance database ({PG_URL_SETTING}): {claim.lost}"
+
+    def _watch(self, run: dg.DagsterRun, claim: _Claim, proc: subprocess.Popen) -> None:
+        """One look at a running run: keep the claim, follow a cancel, stop a run failed while cut off."""
+        if not claim.keep():
+            return  # the database is away: the run goes on (or fails on its own); look again next second
+        try:
+            current = self.instance.get_run_by_id(run.run_id)
+            if current is None:
+                return
+            if current.status == dg.DagsterRunStatus.CANCELING:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait()
+            elif claim.lost and current.status == dg.DagsterRunStatus.FAILURE:
+                # failed while the claim was away (its process lost the database, or run monitoring found it
+                # unclaimed): its retry executes the day, this process must not go on beside it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                self._tell(current, f"{self._lost(claim)}; the run failed meanwhile: its process is stopped, "
+                                    "run retries take over")
+            elif claim.lost:  # held again
+                self._tell(current, f"{self._lost(claim)}; claim taken again once it was back, the run goes on")
+                claim.lost = None
+        except Exception as exc:  # the database went away again: look again next second
+            log.warning("fleet-run-worker %s: run %s: %s", self.name, run.run_id, _reason(exc))
+
+    def _tell(self, run: dg.DagsterRun, message: str) -> None:
+        log.warning("%s (run %s)", message, run.run_id)
+        self.instance.report_engine_event(message, run, cls=self.__class__)
 
 
 @contextlib.contextmanager

@@ -124,14 +124,30 @@ class Host:
                 if run_id not in ended and _cwd(pid) == self.root.resolve()}
 
 
+def daemon_command(interval_seconds: int | None = None) -> list[str]:
+    """``dagster-daemon run -w workspace.yaml``; ``interval_seconds`` (tests only) shortens the backfill daemon's
+    sleep between iterations, a module constant of Dagster (30 s) that no setting reaches. Only that sleep
+    changes: the daemon's code is Dagster's own."""
+    if interval_seconds is None:
+        return [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"]
+    patch = (f"import dagster._daemon.controller as c; c.DEFAULT_DAEMON_INTERVAL_SECONDS = {int(interval_seconds)}; "
+             "import sys; sys.argv[0] = 'dagster-daemon'; from dagster._daemon.cli import main; main()")
+    return [sys.executable, "-c", patch, "run", "-w", "workspace.yaml"]
+
+
 class Cluster:
-    """The control plane + ``workers`` hosts under ``root``; ``env`` = the services' environment."""
+    """The control plane + ``workers`` hosts under ``root``; ``env`` = the services' environment.
+
+    ``daemon_interval_seconds`` and ``max_concurrent_runs``: see :func:`daemon_command` and :func:`instance_yaml`.
+    """
 
     def __init__(self, root: Path, env: dict, workers: int = 2, slots: int = 2,
                  monitor_poll_seconds: int | None = 2, shared_budgets: bool = True,
-                 dequeue_interval_seconds: int | None = None, max_concurrent_runs: int | None = None) -> None:
+                 dequeue_interval_seconds: int | None = None, max_concurrent_runs: int | None = None,
+                 daemon_interval_seconds: int | None = None) -> None:
         self.root = root
         self.env = dict(env)
+        self.daemon_interval_seconds = daemon_interval_seconds
         text = instance_yaml(monitor_poll_seconds, shared_budgets, dequeue_interval_seconds, max_concurrent_runs)
         control = root / "control"
         self.control_home = _home(control, text)
@@ -145,12 +161,22 @@ class Cluster:
         self._instance = None
 
     def start(self) -> "Cluster":
-        env = {**self.env, "DAGSTER_HOME": str(self.control_home), "FLEET_DATA_DIR": str(self.control / "data")}
-        self.daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], self.control, env,
-                             self.daemon_log)
+        self.start_daemon()
         for host in self.hosts:
             host.start()
         return self
+
+    def start_daemon(self) -> None:
+        """The control plane's ``dagster-daemon`` (its code server is a child in its process group)."""
+        env = {**self.env, "DAGSTER_HOME": str(self.control_home), "FLEET_DATA_DIR": str(self.control / "data")}
+        self.daemon = _start(daemon_command(self.daemon_interval_seconds), self.control, env, self.daemon_log)
+
+    def kill_daemon(self) -> None:
+        """The control machine crashes: SIGKILL the daemon's process group (daemon + its code server)."""
+        if self.daemon is not None:
+            _kill_group(self.daemon.pid)
+            self.daemon.wait()
+            self.daemon = None
 
     @property
     def instance(self):

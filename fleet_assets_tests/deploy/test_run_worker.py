@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import time
 import uuid
 
 import dagster as dg
@@ -37,7 +38,7 @@ def test_a_launched_run_is_claimed_by_exactly_one_worker(deployed_instance):
 
 
 def test_run_health_is_whether_a_live_worker_holds_the_claim(deployed_instance):
-    launcher = WorkerQueueRunLauncher()
+    launcher = WorkerQueueRunLauncher(claim_grace_seconds=0)
     launcher.register_instance(deployed_instance)
     run = _starting_run(deployed_instance)
     assert launcher.check_run_worker_health(run).status == WorkerStatus.FAILED  # nobody claimed it
@@ -47,6 +48,22 @@ def test_run_health_is_whether_a_live_worker_holds_the_claim(deployed_instance):
     worker_conn.close()  # the worker's machine is gone: Postgres drops its session and its claims
     result = launcher.check_run_worker_health(run)
     assert result.status == WorkerStatus.FAILED and "its worker died" in result.msg
+
+
+def test_an_unclaimed_run_is_failed_only_after_the_grace(deployed_instance):
+    """A database restart drops every claim while the runs go on; their workers take them again within the grace."""
+    launcher = WorkerQueueRunLauncher(claim_grace_seconds=1.5)
+    launcher.register_instance(deployed_instance)
+    run = _starting_run(deployed_instance)
+    assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING  # unclaimed since now
+    time.sleep(1.6)
+    result = launcher.check_run_worker_health(run)
+    assert result.status == WorkerStatus.FAILED and "for 2s: its worker died" in result.msg
+    with contextlib.closing(psycopg.connect(instance_pg_url(deployed_instance), autocommit=True)) as worker:
+        assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING  # unclaimed again: new grace
+        assert _try_lock(worker, run.run_id)  # claimed again in time
+        time.sleep(1.6)
+        assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
 
 
 def test_unreachable_instance_database_at_start_up_is_one_line(deployed_home, monkeypatch, free_port, tmp_path):
