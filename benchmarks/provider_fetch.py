@@ -23,6 +23,14 @@ serial / ours. Example::
 
     .venv/bin/python benchmarks/provider_fetch.py                 # 500 vehicles
     .venv/bin/python benchmarks/provider_fetch.py --quick         # 50 vehicles
+
+``--raw-day`` measures instead what the raw assets do with a day: fetch and store it in the raw store, each
+provider and mode in its own subprocess (peak RSS = ``ru_maxrss`` of that process; the sandbox server is a
+separate process and does not count). *stream* is raw_<p>'s path (pages staged on local disk, raw pieces
+written shard by shard); *lists* is the path before it (the client's list API holding the day, split into
+shards in memory; the same files). ``--shard-rows`` shrinks shards (default: ``SHARD_ROWS``)::
+
+    .venv/bin/python benchmarks/provider_fetch.py --raw-day --vehicles 1000 --interval 120 --rate-limit 0
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import subprocess
+import tempfile
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -54,7 +64,9 @@ def sandbox(args) -> str:
     """A fresh ``fleet-sandbox serve`` subprocess on a free loopback port; yields its URL."""
     cmd = [sys.executable, "-m", "fleet_assets.sandbox.cli", "serve", "--port", "0",
            "--vehicles", str(args.vehicles), "--interval", str(args.interval), "--latency-ms", str(args.latency_ms),
-           "--rate-limit", str(args.rate_limit), "--motive-key", MOTIVE_KEY, "--samsara-token", SAMSARA_TOKEN]
+           *(["--rate-limit", str(args.rate_limit)] if args.rate_limit else []),  # 0: no server limit
+           "--samsara-page-size", str(args.samsara_page_size),
+           "--motive-key", MOTIVE_KEY, "--samsara-token", SAMSARA_TOKEN]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -149,18 +161,111 @@ def run_serial(url: str, start: datetime, end: datetime, args) -> dict:
 
 
 
+def raw_worker(args) -> dict:
+    """One provider's raw day fetched and stored by this process (``--worker raw``); prints peak RSS and wall time."""
+    from fleet_assets.provider_ingest.fetch import (fetch_motive_day, fetch_samsara_day, motive_raw_files,
+                                                    samsara_raw_files)
+    from fleet_assets.storage.raw_store import read_raw, write_raw
+    from fleet_assets.transforms.wire import motive_location_records, motive_vehicle_records
+
+    common = dict(rate_limit_per_s=args.rate_limit or 10_000.0, max_concurrency=10, read_timeout_s=120.0)
+    motive = args.provider == "motive"
+    with sandbox(args) as url:
+        client = (MotiveClient.from_key(MOTIVE_KEY, url, **common) if motive
+                  else SamsaraClient.from_token(SAMSARA_TOKEN, url, **common))
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        t0 = time.perf_counter()
+        if args.mode == "stream":
+            with (fetch_motive_day if motive else fetch_samsara_day)(client, args.day, args.shard_rows) as raw:
+                write_raw(args.dir, args.provider, args.day, raw.pieces(), raw.manifest)
+        else:  # before streaming: the whole day in lists, split in memory, then stored
+            start = datetime.fromisoformat(args.day).replace(tzinfo=UTC)
+            if motive:
+                result = client.fetch_vehicle_locations(start, start + timedelta(days=1))
+                locations = motive_location_records(result.locations)
+                files, shards = motive_raw_files(motive_vehicle_records(result.vehicles), locations, args.shard_rows)
+                counts = {"locations": len(locations)}
+            else:
+                stats = client.fetch_stats_history(start - timedelta(days=1), start + timedelta(days=1, minutes=30))
+                files, shards = samsara_raw_files(stats, client.fetch_driver_assignments(start, start + timedelta(days=1)),
+                                                  args.shard_rows)
+                counts = {"gps_points": sum(len(r.get("gps") or []) for r in stats)}
+            write_raw(args.dir, args.provider, args.day, files, {"shards": shards, "counts": counts})
+        wall = time.perf_counter() - t0
+    stored = read_raw(args.dir, args.provider, args.day)
+    return {"provider": args.provider, "mode": args.mode, "wall_s": wall, "shards": stored.shards,
+            "points": stored.manifest.get("counts", {}).get("locations" if motive else "gps_points"),
+            "rss_after_import_mb": rss0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def raw_day(args) -> int:
+    """``--raw-day``: stream vs lists per provider, side by side, each in a fresh subprocess and sandbox."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="raw-day-") as tmp:
+        for provider in ("motive", "samsara"):
+            for mode in ("lists", "stream"):
+                cmd = [sys.executable, __file__, "--worker", "raw", "--provider", provider, "--mode", mode,
+                       "--dir", f"{tmp}/{provider}-{mode}", "--day", args.day, "--vehicles", str(args.vehicles),
+                       "--interval", str(args.interval), "--latency-ms", str(args.latency_ms),
+                       "--rate-limit", str(args.rate_limit), "--shard-rows", str(args.shard_rows),
+                       "--samsara-page-size", str(args.samsara_page_size)]
+                print(f"  {provider} {mode} ...", flush=True)
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode:
+                    print(proc.stderr[-3000:], file=sys.stderr)
+                    return 1
+                rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            same = _raw_files(f"{tmp}/{provider}-lists", provider, args.day) == _raw_files(f"{tmp}/{provider}-stream", provider, args.day)
+            rows[-1]["same_files"] = rows[-2]["same_files"] = same
+    print("\n| provider | mode | points | shards | wall s | peak RSS MB | RSS after imports MB | same raw files |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['provider']} | {r['mode']} | {r['points']:,} | {r['shards']} | {r['wall_s']:.2f} | "
+              f"{r['peak_rss_mb']:.0f} | {r['rss_after_import_mb']:.0f} | {r['same_files']} |")
+    print(f"\nmachine: nproc={os.cpu_count()}, python {platform.python_version()}, {platform.platform()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    if args.json:
+        print(json.dumps(rows))
+    return 0 if all(r["same_files"] for r in rows) else 1
+
+
+def _raw_files(directory: str, provider: str, day: str) -> dict[str, bytes]:
+    from fleet_assets.storage.raw_store import read_raw
+
+    return read_raw(directory, provider, day).files
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vehicles", type=int, default=500, help="vehicles per provider (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="50 vehicles (overrides --vehicles)")
     parser.add_argument("--day", default="2026-03-02", help="UTC day to fetch (default: %(default)s)")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="per-response latency (default: %(default)s)")
-    parser.add_argument("--rate-limit", type=float, default=25.0, help="server req/s per provider (default: %(default)s)")
+    parser.add_argument("--rate-limit", type=float, default=25.0, help="server req/s per provider, 0 = none (default: %(default)s)")
     parser.add_argument("--interval", type=int, default=300,
                         help="seconds between simulated readings (default: %(default)s)")
+    parser.add_argument("--samsara-page-size", type=int, default=50,
+                        help="vehicles (record fragments) per Samsara stats page (default: %(default)s)")
     parser.add_argument("--skip-serial", action="store_true", help="measure only our client")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument("--raw-day", action="store_true",
+                        help="measure the raw assets' fetch+store instead (peak RSS, wall; stream vs lists)")
+    parser.add_argument("--shard-rows", type=int, default=None, help="points per shard for --raw-day "
+                        "(default: fleet_assets.transforms.shards.SHARD_ROWS)")
+    parser.add_argument("--worker", choices=["raw"], help=argparse.SUPPRESS)
+    parser.add_argument("--provider", choices=["motive", "samsara"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["stream", "lists"], help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.shard_rows is None:
+        from fleet_assets.transforms.shards import SHARD_ROWS
+
+        args.shard_rows = SHARD_ROWS
+    if args.worker:
+        print(json.dumps(raw_worker(args)))
+        return 0
+    if args.raw_day:
+        return raw_day(args)
     if args.quick:
         args.vehicles = 50
     start = datetime.fromisoformat(args.day).replace(tzinfo=UTC)

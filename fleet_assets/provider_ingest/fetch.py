@@ -187,7 +187,8 @@ def fetch_samsara_day(client, day: str, shard_rows: int = SHARD_ROWS) -> Iterato
     stats_window = {"start": start - SAMSARA_STATE_LOOKBACK, "end": end + SAMSARA_ODOMETER_LOOKAHEAD}
     with RawStaging() as staging:
         for page in client.iter_stats_pages(stats_window["start"], stats_window["end"]):
-            staging.add_runs("pages", page, _stats_id)
+            for record in page:
+                staging.stash("pages", _stats_id(record), record)
         ids, vins, points, dropped = [], [], 0, 0
         for vehicle_id, records in staging.groups("pages"):
             (merged,), n = merge_stats([records])

@@ -11,8 +11,8 @@ bytes; disk: the day's NDJSON once (in the system temp directory, removed on exi
 
 from __future__ import annotations
 
-import json
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -49,16 +49,21 @@ class RawStaging:
         self._file.close()
         self._dir.cleanup()
 
-    def add(self, name: str, group: str, records: list[dict], key: tuple | None = None) -> None:
-        """Append ``records`` (one block) to raw file ``name``; blocks come back in ``key`` order (default:
-        the order they were added)."""
-        if not records:
-            return
-        data = records_to_ndjson(records)
+    def _append(self, name: str, group: str, data: bytes, key: tuple | None) -> None:
         self._file.write(data)
         self._blocks.setdefault(name, []).append(Block(key if key is not None else (self._seq,), group, self._size, len(data)))
         self._size += len(data)
         self._seq += 1
+
+    def add(self, name: str, group: str, records: list[dict], key: tuple | None = None) -> None:
+        """Append ``records`` as one NDJSON block of raw file ``name``; blocks come back in ``key`` order
+        (default: the order they were added)."""
+        if records:
+            self._append(name, group, records_to_ndjson(records), key)
+
+    def stash(self, name: str, group: str, record: dict) -> None:
+        """Keep ``record`` for :meth:`groups` only (pickled: cheaper than JSON, never published)."""
+        self._append(name, group, pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL), None)
 
     def add_runs(self, name: str, records: Iterable[dict], group_of: Callable[[dict], str]) -> None:
         """Append ``records`` in order, one block per run of consecutive records of the same group."""
@@ -78,13 +83,13 @@ class RawStaging:
         return os.pread(self._file.fileno(), block.length, block.offset)
 
     def groups(self, name: str) -> Iterator[tuple[str, list[dict]]]:
-        """Each group's records of ``name`` (groups in order of first appearance, records in order added)."""
+        """Each group's stashed records of ``name`` (groups in order of first appearance, records in order)."""
         self._file.flush()
         by_group: dict[str, list[Block]] = {}
         for block in self._blocks.get(name, []):
             by_group.setdefault(block.group, []).append(block)
         for group, blocks in by_group.items():
-            yield group, [json.loads(line) for b in blocks for line in self._read(b).splitlines()]
+            yield group, [pickle.loads(self._read(b)) for b in blocks]
 
     def pieces(self, name: str, shard_of: Callable[[str], int], shards: int) -> Iterator[tuple[str, bytes]]:
         """``(file name, NDJSON)`` of each shard of ``name`` (every shard, empty ones too), one at a time."""
