@@ -161,41 +161,63 @@ def run_serial(url: str, start: datetime, end: datetime, args) -> dict:
 
 
 
-def raw_worker(args) -> dict:
-    """One provider's raw day fetched and stored by this process (``--worker raw``); prints peak RSS and wall time."""
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def store_day(url: str, provider: str, mode: str, day: str, directory: str, shard_rows: int, rate: float) -> dict:
+    """Fetch one provider's day from ``url`` and store it as the raw asset does (``stream``) or did (``lists``)."""
     from fleet_assets.provider_ingest.fetch import (fetch_motive_day, fetch_samsara_day, motive_raw_files,
                                                     samsara_raw_files)
     from fleet_assets.storage.raw_store import read_raw, write_raw
     from fleet_assets.transforms.wire import motive_location_records, motive_vehicle_records
 
-    common = dict(rate_limit_per_s=args.rate_limit or 10_000.0, max_concurrency=10, read_timeout_s=120.0)
-    motive = args.provider == "motive"
+    common = dict(rate_limit_per_s=rate or 10_000.0, max_concurrency=10, read_timeout_s=120.0)
+    motive = provider == "motive"
+    client = (MotiveClient.from_key(MOTIVE_KEY, url, **common) if motive
+              else SamsaraClient.from_token(SAMSARA_TOKEN, url, **common))
+    t0 = time.perf_counter()
+    if mode == "stream":
+        with (fetch_motive_day if motive else fetch_samsara_day)(client, day, shard_rows) as raw:
+            write_raw(directory, provider, day, raw.pieces(), raw.manifest)
+    else:  # before streaming: the whole day in lists, split in memory, then stored
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        if motive:
+            result = client.fetch_vehicle_locations(start, start + timedelta(days=1))
+            locations = motive_location_records(result.locations)
+            files, shards = motive_raw_files(motive_vehicle_records(result.vehicles), locations, shard_rows)
+            counts = {"locations": len(locations)}
+        else:
+            stats = client.fetch_stats_history(start - timedelta(days=1), start + timedelta(days=1, minutes=30))
+            files, shards = samsara_raw_files(stats, client.fetch_driver_assignments(start, start + timedelta(days=1)),
+                                              shard_rows)
+            counts = {"gps_points": sum(len(r.get("gps") or []) for r in stats)}
+        write_raw(directory, provider, day, files, {"shards": shards, "counts": counts})
+    wall = time.perf_counter() - t0
+    stored = read_raw(directory, provider, day)
+    return {"provider": provider, "mode": mode, "wall_s": wall, "shards": stored.shards,
+            "points": stored.manifest["counts"]["locations" if motive else "gps_points"]}
+
+
+def raw_worker(args) -> dict:
+    """``--worker raw``: one provider's raw day fetched and stored by this process; its peak RSS and wall time."""
     with sandbox(args) as url:
-        client = (MotiveClient.from_key(MOTIVE_KEY, url, **common) if motive
-                  else SamsaraClient.from_token(SAMSARA_TOKEN, url, **common))
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        t0 = time.perf_counter()
-        if args.mode == "stream":
-            with (fetch_motive_day if motive else fetch_samsara_day)(client, args.day, args.shard_rows) as raw:
-                write_raw(args.dir, args.provider, args.day, raw.pieces(), raw.manifest)
-        else:  # before streaming: the whole day in lists, split in memory, then stored
-            start = datetime.fromisoformat(args.day).replace(tzinfo=UTC)
-            if motive:
-                result = client.fetch_vehicle_locations(start, start + timedelta(days=1))
-                locations = motive_location_records(result.locations)
-                files, shards = motive_raw_files(motive_vehicle_records(result.vehicles), locations, args.shard_rows)
-                counts = {"locations": len(locations)}
-            else:
-                stats = client.fetch_stats_history(start - timedelta(days=1), start + timedelta(days=1, minutes=30))
-                files, shards = samsara_raw_files(stats, client.fetch_driver_assignments(start, start + timedelta(days=1)),
-                                                  args.shard_rows)
-                counts = {"gps_points": sum(len(r.get("gps") or []) for r in stats)}
-            write_raw(args.dir, args.provider, args.day, files, {"shards": shards, "counts": counts})
-        wall = time.perf_counter() - t0
-    stored = read_raw(args.dir, args.provider, args.day)
-    return {"provider": args.provider, "mode": args.mode, "wall_s": wall, "shards": stored.shards,
-            "points": stored.manifest.get("counts", {}).get("locations" if motive else "gps_points"),
-            "rss_after_import_mb": rss0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        rss0 = _peak_mb()
+        row = store_day(url, args.provider, args.mode, args.day, args.dir, args.shard_rows, args.rate_limit)
+    return {**row, "rss_after_import_mb": rss0, "peak_rss_mb": _peak_mb()}
+
+
+def growth_worker(args) -> dict:
+    """``--worker growth``: both providers' day from a sandbox of ``--small-vehicles``, then from one of
+    ``--vehicles`` (both servers are separate processes); peak RSS of this process after each."""
+    small = argparse.Namespace(**{**vars(args), "vehicles": args.small_vehicles})
+    out: dict = {"mode": args.mode}
+    with sandbox(small) as small_url, sandbox(args) as big_url:
+        for size, url in (("small", small_url), ("big", big_url)):
+            out[size] = [store_day(url, p, args.mode, args.day, f"{args.dir}/{size}", args.shard_rows, args.rate_limit)
+                         for p in ("motive", "samsara")]
+            out[f"peak_{size}_mb"] = _peak_mb()
+    return out
 
 
 def raw_day(args) -> int:
@@ -252,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure the raw assets' fetch+store instead (peak RSS, wall; stream vs lists)")
     parser.add_argument("--shard-rows", type=int, default=None, help="points per shard for --raw-day "
                         "(default: fleet_assets.transforms.shards.SHARD_ROWS)")
-    parser.add_argument("--worker", choices=["raw"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["raw", "growth"], help=argparse.SUPPRESS)
+    parser.add_argument("--small-vehicles", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--provider", choices=["motive", "samsara"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["stream", "lists"], help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -262,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.shard_rows = SHARD_ROWS
     if args.worker:
-        print(json.dumps(raw_worker(args)))
+        print(json.dumps((raw_worker if args.worker == "raw" else growth_worker)(args)))
         return 0
     if args.raw_day:
         return raw_day(args)
