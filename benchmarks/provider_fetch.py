@@ -28,15 +28,20 @@ serial / ours. Example::
 provider and mode in its own subprocess (peak RSS = ``ru_maxrss`` of that process; the sandbox server is a
 separate process and does not count). *stream* is raw_<p>'s path (pages staged on local disk, raw pieces
 written shard by shard); *lists* is the path before it (the client's list API holding the day, split into
-shards in memory; the same files). ``--shard-rows`` shrinks shards (default: ``SHARD_ROWS``)::
+shards in memory; the same files); with ``--base DIR`` also *before*: the raw assets' own fetch code of
+another source tree (``git archive`` of the commit before streaming). ``--shard-rows`` shrinks shards
+(default: ``SHARD_ROWS``)::
 
-    .venv/bin/python benchmarks/provider_fetch.py --raw-day --vehicles 1000 --interval 120 --rate-limit 0
+    git archive d3ba08f fleet_assets | tar -x -C /tmp/base
+    .venv/bin/python benchmarks/provider_fetch.py --raw-day --vehicles 200 --interval 30 --rate-limit 0 \
+        --latency-ms 0 --samsara-page-size 10 --base /tmp/base
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -67,7 +72,8 @@ def sandbox(args) -> str:
            *(["--rate-limit", str(args.rate_limit)] if args.rate_limit else []),  # 0: no server limit
            "--samsara-page-size", str(args.samsara_page_size),
            "--motive-key", MOTIVE_KEY, "--samsara-token", SAMSARA_TOKEN]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # this checkout's sandbox, also for --base
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
         if " at " not in line:
@@ -177,9 +183,13 @@ def store_day(url: str, provider: str, mode: str, day: str, directory: str, shar
     client = (MotiveClient.from_key(MOTIVE_KEY, url, **common) if motive
               else SamsaraClient.from_token(SAMSARA_TOKEN, url, **common))
     t0 = time.perf_counter()
-    if mode == "stream":
-        with (fetch_motive_day if motive else fetch_samsara_day)(client, day, shard_rows) as raw:
-            write_raw(directory, provider, day, raw.pieces(), raw.manifest)
+    if mode in ("stream", "before"):
+        fetched = (fetch_motive_day if motive else fetch_samsara_day)(client, day, shard_rows)
+        if mode == "before":  # the raw asset's code of --base (before streaming: the day in memory)
+            write_raw(directory, provider, day, fetched.files, fetched.manifest)
+        else:
+            with fetched as raw:
+                write_raw(directory, provider, day, raw.pieces(), raw.manifest)
     else:  # before streaming: the whole day in lists, split in memory, then stored
         start = datetime.fromisoformat(day).replace(tzinfo=UTC)
         if motive:
@@ -204,7 +214,17 @@ def raw_worker(args) -> dict:
     with sandbox(args) as url:
         rss0 = _peak_mb()
         row = store_day(url, args.provider, args.mode, args.day, args.dir, args.shard_rows, args.rate_limit)
-    return {**row, "rss_after_import_mb": rss0, "peak_rss_mb": _peak_mb()}
+    peak = _peak_mb()
+    return {**row, "rss_after_import_mb": rss0, "peak_rss_mb": peak, "digests": _digests(args.dir, args.provider, args.day)}
+
+
+def _digests(directory: str, provider: str, day: str) -> dict[str, str]:
+    """SHA-256 of each stored raw file (decompressed), one file at a time; compared across modes by the driver
+    (the driver must stay small: a forked worker starts with the driver's RSS as its ``ru_maxrss``)."""
+    from fleet_assets.storage.raw_store import read_raw
+
+    fetch = read_raw(directory, provider, day)
+    return {name: hashlib.sha256(fetch.read(name)).hexdigest() for name in fetch.names}
 
 
 def growth_worker(args) -> dict:
@@ -225,20 +245,23 @@ def raw_day(args) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="raw-day-") as tmp:
         for provider in ("motive", "samsara"):
-            for mode in ("lists", "stream"):
+            for mode in ("before",) * bool(args.base) + ("lists", "stream"):
+                env = {**os.environ, "PYTHONPATH": args.base} if mode == "before" else None
                 cmd = [sys.executable, __file__, "--worker", "raw", "--provider", provider, "--mode", mode,
                        "--dir", f"{tmp}/{provider}-{mode}", "--day", args.day, "--vehicles", str(args.vehicles),
                        "--interval", str(args.interval), "--latency-ms", str(args.latency_ms),
                        "--rate-limit", str(args.rate_limit), "--shard-rows", str(args.shard_rows),
                        "--samsara-page-size", str(args.samsara_page_size)]
                 print(f"  {provider} {mode} ...", flush=True)
-                proc = subprocess.run(cmd, capture_output=True, text=True)
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 if proc.returncode:
                     print(proc.stderr[-3000:], file=sys.stderr)
                     return 1
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            same = _raw_files(f"{tmp}/{provider}-lists", provider, args.day) == _raw_files(f"{tmp}/{provider}-stream", provider, args.day)
-            rows[-1]["same_files"] = rows[-2]["same_files"] = same
+            runs = rows[-2 - bool(args.base):]
+            digests = [r.pop("digests") for r in runs]
+            for r, d in zip(runs, digests):  # the stored files (each, decompressed) vs the streamed ones
+                r["same_files"] = d == digests[-1]
     print("\n| provider | mode | points | shards | wall s | peak RSS MB | RSS after imports MB | same raw files |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
@@ -249,12 +272,6 @@ def raw_day(args) -> int:
     if args.json:
         print(json.dumps(rows))
     return 0 if all(r["same_files"] for r in rows) else 1
-
-
-def _raw_files(directory: str, provider: str, day: str) -> dict[str, bytes]:
-    from fleet_assets.storage.raw_store import read_raw
-
-    return read_raw(directory, provider, day).files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,10 +291,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure the raw assets' fetch+store instead (peak RSS, wall; stream vs lists)")
     parser.add_argument("--shard-rows", type=int, default=None, help="points per shard for --raw-day "
                         "(default: fleet_assets.transforms.shards.SHARD_ROWS)")
+    parser.add_argument("--base", help="--raw-day: also run the raw assets' fetch of this source tree (e.g. a "
+                        "`git archive` of main before streaming) as mode 'before', via PYTHONPATH")
     parser.add_argument("--worker", choices=["raw", "growth"], help=argparse.SUPPRESS)
     parser.add_argument("--small-vehicles", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--provider", choices=["motive", "samsara"], help=argparse.SUPPRESS)
-    parser.add_argument("--mode", choices=["stream", "lists"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["stream", "lists", "before"], help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.shard_rows is None:

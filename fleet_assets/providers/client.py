@@ -33,7 +33,7 @@ from fleet_assets.providers.client_settings import ClientSettings
 
 T = TypeVar("T")
 Emit = Callable[[Any], Awaitable[None]]
-STREAM_BUFFER = 8  # pages waiting for the consumer of a stream, at most (back-pressure beyond)
+STREAM_BUFFER = 2  # pages waiting for the consumer of a stream, at most (back-pressure beyond)
 
 
 class StreamClosed(Exception):
