@@ -244,7 +244,7 @@ def raw_day(args) -> int:
     """``--raw-day``: stream vs lists per provider, side by side, each in a fresh subprocess and sandbox."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="raw-day-") as tmp:
-        for provider in ("motive", "samsara"):
+        for provider in (args.provider,) if args.provider else ("motive", "samsara"):
             for mode in ("before",) * bool(args.base) + ("lists", "stream"):
                 env = {**os.environ, "PYTHONPATH": args.base} if mode == "before" else None
                 cmd = [sys.executable, __file__, "--worker", "raw", "--provider", provider, "--mode", mode,
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                         "`git archive` of main before streaming) as mode 'before', via PYTHONPATH")
     parser.add_argument("--worker", choices=["raw", "growth"], help=argparse.SUPPRESS)
     parser.add_argument("--small-vehicles", type=int, default=8, help=argparse.SUPPRESS)
-    parser.add_argument("--provider", choices=["motive", "samsara"], help=argparse.SUPPRESS)
+    parser.add_argument("--provider", choices=["motive", "samsara"], help="--raw-day: only this provider")
     parser.add_argument("--mode", choices=["stream", "lists", "before"], help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
