@@ -118,14 +118,13 @@ def _raw_asset(provider: str, fetch):
     def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         day = context.partition_key
         storage: FleetStorage = context.resources.storage
-        with open_client(getattr(context.resources, provider)) as client:
-            raw = fetch(client, day)
-        path = write_raw(storage.raw_dir, provider, day, raw.files, raw.manifest)
+        with open_client(getattr(context.resources, provider)) as client, fetch(client, day) as raw:
+            path = write_raw(storage.raw_dir, provider, day, raw.pieces(), raw.manifest)  # shard by shard
         context.log.info(f"stored raw {provider} {day}: {raw.counts}")
         return dg.MaterializeResult(
             metadata={
                 **{f"raw_{k}": v for k, v in raw.counts.items()},
-                "raw_bytes": sum(len(b) for b in raw.files.values()),
+                "raw_bytes": raw.ndjson_bytes,
                 "quarantined_records": raw.counts.get("quarantined", 0),
                 "path": dg.MetadataValue.path(str(path)),
                 "window": dg.MetadataValue.json(raw.manifest["window"]),

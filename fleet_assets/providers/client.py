@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import queue
+import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -30,6 +32,20 @@ from fleet_assets.providers.ratelimit import endpoint_limiters as endpoint_limit
 from fleet_assets.providers.client_settings import ClientSettings
 
 T = TypeVar("T")
+Emit = Callable[[Any], Awaitable[None]]
+STREAM_BUFFER = 2  # pages waiting for the consumer of a stream, at most (back-pressure beyond)
+
+
+class StreamClosed(Exception):
+    """The consumer of :meth:`ProviderClient.stream` stopped early; the fetch stops at its next page."""
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
 
 
 def public_url(url: str) -> str:
@@ -158,6 +174,59 @@ class ProviderClient:
                     self.sandbox_responses += session.sandbox_responses
                     self.quarantined += session.quarantined
         return run_sync(main)
+
+    def stream(self, body: Callable[[ProviderSession, Emit], Awaitable[None]],
+               buffer: int = STREAM_BUFFER) -> Iterator[Any]:
+        """What ``body(session, emit)`` emits (``await emit(page)``), as a sync iterator, page by page.
+
+        Memory stays bounded by a page, not the day: the session runs on its own event loop in a worker thread
+        (the consumer's work overlaps the next requests) and ``emit`` waits while ``buffer`` pages are not yet
+        consumed. Everything else is :meth:`run`'s (one session, counters, quarantine), so retries, rate
+        limits and shared budgets are the same as for a list-returning call. An error of the fetch is raised
+        by the iterator; closing the iterator early stops the fetch at its next ``emit``.
+        """
+        pages: queue.Queue = queue.Queue(maxsize=buffer)
+        closed = threading.Event()
+
+        async def emit(page: Any) -> None:
+            while True:
+                if closed.is_set():
+                    raise StreamClosed(f"{self.provider}: the consumer stopped reading")
+                try:
+                    pages.put_nowait(page)
+                    return
+                except queue.Full:
+                    await asyncio.sleep(0.005)
+
+        def finish(item: Any) -> None:
+            while not closed.is_set():
+                try:
+                    pages.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+
+        def work() -> None:
+            try:
+                self.run(lambda session: body(session, emit))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer's thread
+                finish(_Failed(exc))
+            else:
+                finish(_END)
+
+        worker = threading.Thread(target=work, name=f"{self.provider}-fetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = pages.get()
+                if item is _END:
+                    return
+                if isinstance(item, _Failed):
+                    raise item.exc
+                yield item
+        finally:
+            closed.set()
+            worker.join()
 
     def take_quarantined(self) -> list[dict]:
         """Records quarantined since the last call (``{provider, endpoint, where, error, record}``)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -53,6 +54,25 @@ class MotiveLocationsResult:
         points = sum(len(v) for v in self.locations.values())
         return (f"MotiveLocationsResult(vehicles={len(self.vehicles)}, locations={points}, "
                 f"failed_vehicle_ids={self.failed_vehicle_ids!r})")
+
+
+@dataclass(repr=False)
+class MotivePage:
+    """One step of a streamed Motive day: first the fleet (``vehicles``, ``vehicle_ids`` in listing order), then
+    per location call the vehicle's records in the window (``index`` = its place in the listing; records
+    repeating an earlier page of that vehicle are dropped and counted), or a vehicle that failed (``error``)."""
+
+    vehicles: list[dict] = field(default_factory=list)
+    vehicle_ids: list[str] | None = None
+    vehicle_id: str = ""
+    index: int = -1
+    locations: list[dict] = field(default_factory=list)
+    dropped: int = 0
+    error: ProviderError | None = None
+
+    def __repr__(self) -> str:
+        return (f"MotivePage(vehicles={len(self.vehicles)})" if self.vehicle_ids is not None else
+                f"MotivePage(vehicle_id={self.vehicle_id!r}, locations={len(self.locations)}, error={self.error!r})")
 
 
 def date_chunks(first: date, last: date, span: int = MAX_SPAN_DAYS) -> list[tuple[date, date]]:
@@ -95,19 +115,47 @@ class MotiveClient(ProviderClient):
         return raw
 
     def fetch_vehicle_locations(self, start: datetime, end: datetime) -> MotiveLocationsResult:
-        """All vehicles and their breadcrumbs with ``start <= located_at < end``."""
+        """All vehicles and their breadcrumbs with ``start <= located_at < end`` (the pages of
+        :meth:`iter_vehicle_locations`, gathered; a failed vehicle has no entry in ``locations``)."""
+        vehicles: list[dict] = []
+        locations: dict[str, list[dict]] = {}
+        failed: dict[str, tuple[int, str]] = {}
+        dropped = 0
+        for page in self.iter_vehicle_locations(start, end):
+            if page.vehicle_ids is not None:
+                vehicles, locations = page.vehicles, {vid: [] for vid in page.vehicle_ids}
+            elif page.error is not None:
+                failed[page.vehicle_id] = (page.index, str(page.error))
+            else:
+                locations[page.vehicle_id] += page.locations
+                dropped += page.dropped
+        order = sorted(failed, key=lambda vid: failed[vid][0])  # listing order, as before streaming
+        for vid in order:
+            del locations[vid]
+        return MotiveLocationsResult(vehicles=vehicles, locations=locations, failed_vehicle_ids=order,
+                                     errors={vid: failed[vid][1] for vid in order}, duplicates_dropped=dropped,
+                                     units=self.units)
+
+    def iter_vehicle_locations(self, start: datetime, end: datetime) -> Iterator[MotivePage]:
+        """The fleet list first, then one page per location call as it arrives (or per vehicle that failed).
+
+        Bounded memory: pages are handed over as they come (:meth:`ProviderClient.stream`), in completion order
+        across vehicles; ``index`` gives the listing order back.
+        """
         start, end = check_window("motive", start, end)
         first = (start - DATE_PAD).date()
         last = (end - timedelta(microseconds=1) + DATE_PAD).date()
-        return self.run(lambda s: self._fetch_locations(s, start, end, date_chunks(first, last)))
+        chunks = date_chunks(first, last)
+        return self.stream(lambda s, emit: self._fetch_locations(s, start, end, chunks, emit))
 
     async def _fetch_locations(self, session: ProviderSession, start: datetime, end: datetime,
-                               chunks: list[tuple[date, date]]) -> MotiveLocationsResult:
+                               chunks: list[tuple[date, date]], emit) -> None:
         ep_vehicles, ep_locations = self.endpoint("vehicles"), self.endpoint("vehicle_locations")
         vehicles, models = await collect_pages(session, ep_vehicles, ep_vehicles.path, {})
         ids = [str(m.id) for m in models]
         log.info("motive: %d vehicles; fetching locations %s..%s (%d call(s) each, <= %d at once)",
                  len(ids), chunks[0][0], chunks[-1][1], len(chunks), self.settings.max_concurrency)
+        await emit(MotivePage(vehicles=vehicles, vehicle_ids=ids))
         dropped = 0
 
         def in_window(record: dict) -> bool:
@@ -117,9 +165,8 @@ class MotiveClient(ProviderClient):
             except (KeyError, TypeError, ValueError, AttributeError):
                 return True
 
-        async def one(vehicle_id: str) -> list[dict]:
+        async def one(index: int, vehicle_id: str) -> None:
             nonlocal dropped
-            kept: list[dict] = []
             seen: set[str] = set()
             path = ep_locations.render_path({"vehicle_id": vehicle_id})
             for d0, d1 in chunks:
@@ -127,41 +174,38 @@ class MotiveClient(ProviderClient):
                                               {"start_date": d0.isoformat(), "end_date": d1.isoformat()})
                 raw, locs = unwrap(ep_locations, body, f"vehicle {vehicle_id}", session.quarantined,
                                    keep=in_window)
+                kept: list[dict] = []
+                repeated = 0
                 for record, loc in zip(raw, locs):
                     if not start <= loc.located_at < end:
                         continue
                     if loc.id in seen:
-                        dropped += 1
+                        repeated += 1
                         continue
                     seen.add(loc.id)
                     kept.append(record)
-            return kept
+                dropped += repeated
+                await emit(MotivePage(vehicle_id=vehicle_id, index=index, locations=kept, dropped=repeated))
 
         done = 0
         step = max(1, len(ids) // 10)
 
-        async def guarded(vehicle_id: str) -> tuple[str, list[dict] | None, ProviderError | None]:
+        async def guarded(index: int, vehicle_id: str) -> None:
             nonlocal done
             try:
-                kept = await one(vehicle_id)
+                await one(index, vehicle_id)
                 done += 1
                 if done % step == 0 or done == len(ids):  # progress on long fan-outs, ~10 lines
                     log.info("motive: locations of %d/%d vehicles fetched", done, len(ids))
-                return vehicle_id, kept, None
             except ProviderAuthError:
                 raise
             except ProviderError as exc:
                 log.warning("motive: vehicle %s failed: %s", vehicle_id, exc)
-                return vehicle_id, None, exc
+                await emit(MotivePage(vehicle_id=vehicle_id, index=index, error=exc))
 
-        results = await asyncio.gather(*(guarded(v) for v in ids), return_exceptions=True)
+        results = await asyncio.gather(*(guarded(i, v) for i, v in enumerate(ids)), return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException):
                 raise r
-        locations = {vid: locs for vid, locs, err in results if err is None}
-        failed = [vid for vid, _, err in results if err is not None]
-        errors = {vid: str(err) for vid, _, err in results if err is not None}
         if dropped:
             log.info("motive: dropped %d duplicated location record(s) (same id)", dropped)
-        return MotiveLocationsResult(vehicles=vehicles, locations=locations, failed_vehicle_ids=failed,
-                                     errors=errors, duplicates_dropped=dropped, units=self.units)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 
 from fleet_assets.providers.client import ProviderClient
@@ -96,40 +97,51 @@ class SamsaraClient(ProviderClient):
     def fetch_stats_history(self, start: datetime, end: datetime) -> list[dict]:
         """Readings in ``[start, end)`` per vehicle (raw ``data`` records merged across pages)."""
         start, end = check_window("samsara", start, end)
-        params = {"startTime": rfc3339_z(start), "endTime": rfc3339_z(end), "types": ",".join(STATS_TYPES)}
-        return self.run(lambda s: self._stats(s, params))
-
-    async def _stats(self, session: ProviderSession, params: dict) -> list[dict]:
-        ep = self.endpoint("vehicle_stats_history")
-        pages = [raw async for raw, _ in iter_cursor(session, ep, ep.path, params)]
+        pages = list(self.iter_stats_pages(start, end))
         records, dropped = merge_stats(pages)
-        log.info("samsara: stats history %s..%s: %d page(s), %d vehicle(s)%s", params["startTime"],
-                 params["endTime"], len(pages), len(records),
-                 f", {dropped} duplicate reading(s) dropped" if dropped else "")
+        log.info("samsara: stats history %s..%s: %d page(s), %d vehicle(s)%s", rfc3339_z(start), rfc3339_z(end),
+                 len(pages), len(records), f", {dropped} duplicate reading(s) dropped" if dropped else "")
         return records
+
+    def iter_stats_pages(self, start: datetime, end: datetime) -> Iterator[list[dict]]:
+        """The raw ``data`` records of each stats-history page as it arrives, unmerged (a vehicle may come back
+        on later pages: :func:`merge_stats` over all of its records gives :meth:`fetch_stats_history`'s)."""
+        start, end = check_window("samsara", start, end)
+        params = {"startTime": rfc3339_z(start), "endTime": rfc3339_z(end), "types": ",".join(STATS_TYPES)}
+        ep = self.endpoint("vehicle_stats_history")
+
+        async def walk(session: ProviderSession, emit) -> None:
+            async for raw, _ in iter_cursor(session, ep, ep.path, params):
+                await emit(raw)
+        return self.stream(walk)
 
     def fetch_driver_assignments(self, start: datetime, end: datetime) -> list[dict]:
         """Fleet-wide assignments overlapping ``[start, end)``, within and outside trips (exact duplicates dropped)."""
+        return [record for page in self.iter_driver_assignments(start, end) for record in page]
+
+    def iter_driver_assignments(self, start: datetime, end: datetime) -> Iterator[list[dict]]:
+        """:meth:`fetch_driver_assignments` page by page as the walks go (records not seen before, in order)."""
         start, end = check_window("samsara", start, end)
         params = {"filterBy": "vehicles", "startTime": rfc3339_z(start), "endTime": rfc3339_z(end)}
-        return self.run(lambda s: self._assignments(s, params))
+        return self.stream(lambda s, emit: self._assignments(s, params, emit))
 
-    async def _assignments(self, session: ProviderSession, params: dict) -> list[dict]:
+    async def _assignments(self, session: ProviderSession, params: dict, emit) -> None:
         ep = self.endpoint("driver_vehicle_assignments")
-
-        out: list[dict] = []
-        seen: set[str] = set()
+        count = 0
+        seen: set[str] = set()  # exact duplicates across walks (keys of the day's assignments: small)
         kinds = (None, *self.assignment_types)
         # One walk after another: they share the endpoint's 5 req/s cap, so running them at once gains
         # nothing, and a failing walk then stops the fetch without others still in flight.
         for kind in kinds:
             query = params if kind is None else {**params, "assignmentType": kind}
             async for raw, _ in iter_cursor(session, ep, ep.path, query):
+                new: list[dict] = []
                 for record in raw:
                     key = json.dumps(record, sort_keys=True)
                     if key not in seen:
                         seen.add(key)
-                        out.append(record)
+                        new.append(record)
+                count += len(new)
+                await emit(new)
         log.info("samsara: %d assignment(s) %s..%s from %d walk(s) (unfiltered, then assignmentType=%s)",
-                 len(out), params["startTime"], params["endTime"], len(kinds), ",".join(self.assignment_types))
-        return out
+                 count, params["startTime"], params["endTime"], len(kinds), ",".join(self.assignment_types))

@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay per response")
     serve.add_argument("--rate-limit", type=float, default=None,
                        help="server-side requests/s per provider; excess gets 429 + Retry-After")
+    serve.add_argument("--samsara-page-size", type=int, default=50, metavar="N",
+                       help="record fragments per Samsara stats-history page, 1..512 (default: %(default)s)")
     serve.add_argument("--motive-max-simultaneous", type=int, default=None, metavar="N",
                        help="answer 429 to a Motive vehicle_locations call arriving while N are in flight "
                        "(Motive documents 10); counts: GET /_sandbox/stats")
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         config = SandboxConfig(seed=args.seed, motive_vehicles=args.vehicles, samsara_vehicles=args.vehicles,
                                interval_s=args.interval, latency_ms=args.latency_ms, rate_limit_per_s=args.rate_limit,
                                motive_max_simultaneous=args.motive_max_simultaneous,
+                               samsara_page_size=args.samsara_page_size,
                                motive_api_key=args.motive_key, samsara_api_token=args.samsara_token, faults=faults,
                                motive_company_units=args.motive_company_units,
                                malformed_records=args.malformed_records)
