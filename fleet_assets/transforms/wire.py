@@ -13,7 +13,11 @@ CPU of Arrow's reader on the same bytes, already a dependency), everything else 
 every input DuckDB refuses or reads differently goes through Arrow's reader, whose
 table and error messages are the reference. DuckDB's table is used only when it has
 one row per line (it drops scalar lines silently), so rows are never lost; it is
-cast onto ``schema`` (same types, Arrow's field names).
+cast onto ``schema`` (same types, Arrow's field names). Not identical on one kind of
+bad input: where Arrow's reader refuses a value of the wrong JSON type that DuckDB can
+cast (a number or boolean in a string field becomes its text, a numeric string in a
+float field a float, 1 or "true" in a boolean field true), DuckDB's table has the cast
+value. Integers are held to Arrow's rule (see ``_DUCKDB_SCALARS``).
 """
 
 from __future__ import annotations
@@ -163,7 +167,10 @@ def duckdb_ndjson_table(data: bytes, schema: pa.Schema) -> pa.Table | None:
     all_null = functools.reduce(pc.and_, [pc.is_null(table[name]) for name in schema.names])
     if pc.any(all_null).as_py() and _NULL_LINE.search(data):
         return None  # a top-level null line (DuckDB reads it as a row of nulls): Arrow's path rejects it
-    return table.cast(schema)
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:
@@ -183,7 +190,9 @@ def _duckdb_type(t: pa.DataType) -> str:
     return _DUCKDB_SCALARS[t]
 
 
-_DUCKDB_SCALARS = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN"}
+# Integers are read as their JSON text and cast by Arrow, which refuses 1.5, 1.0 or 1e3 as Arrow's reader does
+# (DuckDB's BIGINT would round 1.5 to 2); the cast error sends the input to Arrow's reader for its message.
+_DUCKDB_SCALARS = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "VARCHAR", pa.bool_(): "BOOLEAN"}
 
 
 def as_table(records: pa.Table | bytes | Iterable[dict], schema: pa.Schema, what: str) -> pa.Table:

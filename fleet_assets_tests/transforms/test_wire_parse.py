@@ -86,7 +86,7 @@ def test_fast_parse_gives_the_same_normalized_and_deduplicated_day(sandbox_day, 
         return dedup_telemetry(pa.concat_tables([motive, samsara])).table
 
     fast, reference = day(0), day(1 << 62)
-    assert fast.num_rows > 10_000 and fast.equals(reference)
+    assert fast.num_rows > 5_000 and fast.equals(reference)
 
 
 def _big(line: bytes) -> bytes:
@@ -103,6 +103,7 @@ _LINE = (b'{"vehicle_id":"1","vehicle_location":{"located_at":"2026-03-02T01:00:
     b'{"vehicle_id":"1","vehicle_location":{"located_at":"2026-03-02T01:0',  # truncated (a cut-off write)
     b'{"vehicle_id":"1","vehicle_location":{"lat":"north"}}\n',  # a value that is no number
     b'{"vehicle_id":"1","vehicle_location":5}\n',  # not an object
+    b'{"vehicle_id":"1","vehicle_location":{"driver":{"id":1.5}}}\n',  # not an integer (DuckDB's BIGINT would round it)
     b'[1, 2]\n',  # not an object per line
     b'7\n',  # a scalar line (DuckDB would skip it: the row check sends it to Arrow)
 ])
