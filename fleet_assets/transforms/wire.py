@@ -133,10 +133,8 @@ def ndjson_to_table(data: bytes, schema: pa.Schema, what: str) -> pa.Table:
 
 def arrow_ndjson_table(data: bytes, schema: pa.Schema, what: str) -> pa.Table:
     """Arrow's reader: the reference table and error messages."""
-    null_line = _NULL_LINE.search(data)
-    if null_line:  # pyarrow 26 crashes (SIGSEGV) when a block starts with a top-level null
-        start = null_line.start()
-        line = data.count(b"\n", 0, start) + 1 + (data[start:start + 1] == b"\n")
+    line = _null_line(data)
+    if line:  # pyarrow 26 crashes (SIGSEGV) when a block starts with a top-level null
         raise MalformedRecordsError(f"malformed {what} records: line {line} is null, expected a JSON object")
     try:
         return pajson.read_json(
@@ -148,7 +146,15 @@ def arrow_ndjson_table(data: bytes, schema: pa.Schema, what: str) -> pa.Table:
         raise MalformedRecordsError(f"malformed {what} records: {exc}") from exc
 
 
-_NULL_LINE = re.compile(rb"(?:^|\n)[ \t\r]*null[ \t\r]*(?:\r?\n|$)")
+_NULL_FIRST = re.compile(rb"[ \t\r\n]*null[ \t\r]*(?:\n|$)")  # matched at the start only
+_NULL_LATER = re.compile(rb"\n[ \t\r]*null[ \t\r]*(?:\n|$)")  # a literal first byte: ~0.35 s/GB, not a scan per byte
+
+
+def _null_line(data: bytes) -> int | None:
+    """The 1-based number of the first line holding only ``null``, if any."""
+    found = _NULL_FIRST.match(data) or _NULL_LATER.search(data)
+    return data.count(b"\n", 0, data.index(b"null", found.start())) + 1 if found else None
+
 _duckdb_local = threading.local()
 
 
@@ -165,7 +171,7 @@ def duckdb_ndjson_table(data: bytes, schema: pa.Schema) -> pa.Table | None:
     if table.num_rows != lines:  # blank or non-object lines: let Arrow decide
         return None
     all_null = functools.reduce(pc.and_, [pc.is_null(table[name]) for name in schema.names])
-    if pc.any(all_null).as_py() and _NULL_LINE.search(data):
+    if pc.any(all_null).as_py() and _null_line(data):
         return None  # a top-level null line (DuckDB reads it as a row of nulls): Arrow's path rejects it
     try:
         return table.cast(schema)
