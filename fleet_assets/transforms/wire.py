@@ -30,7 +30,6 @@ import re
 import threading
 from collections.abc import Iterable
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -160,6 +159,8 @@ _duckdb_local = threading.local()
 
 def duckdb_ndjson_table(data: bytes, schema: pa.Schema) -> pa.Table | None:
     """DuckDB's reader, or None when it refuses ``data`` or might read it differently from Arrow."""
+    import duckdb  # here, not at module import: only large inputs need it
+
     lines = data.count(b"\n") + (not data.endswith(b"\n"))
     try:
         table = _duckdb().read_json(
@@ -179,8 +180,10 @@ def duckdb_ndjson_table(data: bytes, schema: pa.Schema) -> pa.Table | None:
         return None
 
 
-def _duckdb() -> duckdb.DuckDBPyConnection:
-    """One in-memory connection per thread and process (a connection is not shared across threads or forks)."""
+def _duckdb():
+    """One in-memory DuckDB connection per thread and process (a connection is not shared across threads or forks)."""
+    import duckdb
+
     pid, con = getattr(_duckdb_local, "con", (None, None))
     if pid != os.getpid():
         con = duckdb.connect()
