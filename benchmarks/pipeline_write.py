@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -394,7 +395,9 @@ def worker(args) -> None:
         elif args.worker == "hash":
             result = content_hash(Path(args.target))
         elif args.worker == "streamed":
+            c0 = time.process_time()
             result = run_streamed(storage, args.day)
+            result["cpu_s"] = time.process_time() - c0  # all threads: steadier than wall time on a loaded machine
         elif args.worker == "asset":
             result = run_asset(storage, args.day, args.asset)
         else:
@@ -403,9 +406,12 @@ def worker(args) -> None:
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             out = Path(args.dir) / ("before" if args.worker == "before" else "naive")
             out.mkdir(exist_ok=True)
+            c0 = time.process_time()
             result = (run_ours if args.worker == "before" else run_naive)(raw, args.day, out)
+            result["cpu_s"] = time.process_time() - c0  # includes the publish_s of "before" (reported apart)
             result.update(read_s=read_s, raw_mb=sum(map(len, raw.values())) / 1e6, rss_after_input_mb=rss_before / 1024)
         result["wall_s"] = time.perf_counter() - t0
+        result["code"] = str(Path(sys.modules["fleet_assets"].__file__).parent.parent)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
@@ -416,8 +422,10 @@ def worker(args) -> None:
         print(json.dumps(result))
 
 
-def spawn(*argv: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, cwd=REPO)
+def spawn(*argv: str, code: str | None = None) -> dict:
+    """Run one worker; ``code``: a directory holding another ``fleet_assets/`` to import instead of this tree's."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))} if code else None
+    proc = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, cwd=REPO, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"worker {argv} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -433,7 +441,17 @@ def _line(name: str, r: dict, rows: int) -> str:
     return f"{name:22s} {r.get('total_s', r['wall_s']):8.2f} s  {rate:>12,.0f} rows/s  peak RSS {r['peak_rss_mb']:7,.0f} MB  {json.dumps(r)}"
 
 
-def run_day(rows: int, vehicles: int, day: str, compare: bool) -> dict:
+def checkout(rev: str, into: Path) -> Path:
+    """``fleet_assets/`` as of git revision ``rev`` (the baseline code for a side-by-side run)."""
+    archive = subprocess.run(["git", "archive", rev, "fleet_assets"], cwd=REPO, capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {rev}: {archive.stderr.decode().strip()}")
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def run_day(rows: int, vehicles: int, day: str, compare: bool, baseline: str | None = None, assets: bool = True) -> dict:
     """One day through every stage, each in its own subprocess (peak RSS per stage)."""
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
@@ -441,28 +459,37 @@ def run_day(rows: int, vehicles: int, day: str, compare: bool) -> dict:
         print(f"## day of {rows:,} points, {vehicles:,} vehicles", flush=True)
         gen = spawn("--worker", "gen", "--rows", str(rows), "--vehicles", str(vehicles), *common)
         print(f"generate (sharded raw store): {gen['wall_s']:.1f} s, {gen['shards']} shards, peak RSS {gen['peak_rss_mb']:,.0f} MB", flush=True)
-        streamed = results["streamed"] = spawn("--worker", "streamed", *common)
+        hashes = {}
+        code = checkout(baseline, Path(tmp) / "baseline-code") if baseline and compare else None
+        for name in ("streamed", "streamed-baseline") if code else ("streamed",):
+            shutil.rmtree(Path(tmp) / "parquet" / "telemetry", ignore_errors=True)
+            r = results[name] = spawn("--worker", "streamed", *common, code=str(code) if name != "streamed" else None)
+            print(_line(f"{name} ({'this tree' if name == 'streamed' else baseline})", r, r["rows_in"]), flush=True)
+            print(f"  parse {r['parse_s']:.2f} s = {r['raw_mb'] / r['parse_s']:,.0f} MB/s; "
+                  f"normalize+dedup {r['normalize_s'] + r['dedup_s']:.2f} s = "
+                  f"{r['rows_in'] / (r['normalize_s'] + r['dedup_s']):,.0f} rows/s; gunzip {r['read_s']:.2f} s; "
+                  f"write {r['write_s']:.2f} s; code {r['code']}", flush=True)
+            hashes[name] = spawn("--worker", "hash", "--target", f"{tmp}/parquet/telemetry/date={day}/part-0.parquet", *common)
+        streamed = results["streamed"]
         n = streamed["rows_in"]
-        print(_line("streamed (ours, new)", streamed, n), flush=True)
-        print(f"  parse {streamed['parse_s']:.2f} s = {streamed['raw_mb'] / streamed['parse_s']:,.0f} MB/s; "
-              f"normalize+dedup {streamed['normalize_s'] + streamed['dedup_s']:.2f} s = "
-              f"{n / (streamed['normalize_s'] + streamed['dedup_s']):,.0f} rows/s; gunzip {streamed['read_s']:.2f} s; "
-              f"write {streamed['write_s']:.2f} s", flush=True)
-        for name in ("normalized_motive", "normalized_samsara", "telemetry"):
+        for name in ("normalized_motive", "normalized_samsara", "telemetry") if assets else ():
             r = results[name] = spawn("--worker", "asset", "--asset", name, *common)
             print(_line(f"asset {name}", r, r["rows_out"]) + ("" if r["checks_passed"] else "  CHECKS FAILED"), flush=True)
-        hashes = {"streamed": spawn("--worker", "hash", "--target", f"{tmp}/parquet/telemetry/date={day}/part-0.parquet", *common)}
         if compare:
             for path in ("before", "naive"):
                 r = results[path] = spawn("--worker", "naive-raw" if path == "naive" else "before", *common)
-                print(_line(f"{path} (today's code)" if path == "before" else "naive (hub style)", r, r["rows_in"]), flush=True)
+                print(_line("before (whole day, this tree)" if path == "before" else "naive (hub style)", r, r["rows_in"]), flush=True)
             before = results["before"]
             print(f"  before: parse {before['parse_s']:.2f} s = {before['raw_mb'] / before['parse_s']:,.0f} MB/s; normalize+dedup "
                   f"{before['normalize_s'] + before['dedup_s']:.2f} s = {before['rows_in'] / (before['normalize_s'] + before['dedup_s']):,.0f} rows/s", flush=True)
             hashes["before"] = spawn("--worker", "hash", "--target", f"{tmp}/before/telemetry/date={day}/part-0.parquet", *common)
             naive = results["naive"]
-            print(f"end-to-end ratio streamed/naive = {(n / streamed['total_s']) / (naive['rows_in'] / naive['total_s']):.1f}x; "
-                  f"before/naive = {(before['rows_in'] / before['total_s']) / (naive['rows_in'] / naive['total_s']):.1f}x", flush=True)
+            naive_rate = naive["rows_in"] / naive["total_s"]
+            ratios = {name: (results[name]["rows_in"] / results[name]["total_s"]) / naive_rate
+                      for name in ("streamed", "streamed-baseline", "before") if name in results}
+            print("end-to-end ratio vs naive: " + "; ".join(f"{name} {ratio:.1f}x" for name, ratio in ratios.items()), flush=True)
+            cpu = {name: naive["cpu_s"] / results[name]["cpu_s"] for name in ("streamed", "streamed-baseline") if name in results}
+            print("CPU-seconds ratio vs naive (naive cpu_s / cpu_s): " + "; ".join(f"{name} {r:.1f}x" for name, r in cpu.items()), flush=True)
         print(f"sorted-content hashes: {json.dumps(hashes)}; same = {len({(h['rows'], h['hash']) for h in hashes.values()}) == 1}", flush=True)
     return results
 
@@ -478,6 +505,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-days", type=int, default=90, help="days of history for the re-run comparison")
     parser.add_argument("--history-rows", type=int, default=100_000, help="rows per history day (naive rewrites all of them)")
     parser.add_argument("--skip-history", action="store_true", help="skip the 1-day vs N-day re-run comparison")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run the streamed path with fleet_assets/ as of git revision REV (e.g. main), side by "
+                        "side on the compared day, with its sorted-content hash")
+    parser.add_argument("--skip-assets", action="store_true", help="skip the three Dagster asset runs")
     parser.add_argument("--day", default="2026-02-01", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["history", "gen", "before", "naive-raw", "streamed", "asset", "hash"], help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=["ours", "naive"], help=argparse.SUPPRESS)
@@ -497,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# command: python benchmarks/pipeline_write.py {' '.join(argv if argv is not None else sys.argv[1:])}", flush=True)
     for rows in sorted({args.rows, args.compare_rows} - {0}):
         vehicles = args.vehicles or max(2, rows // 2500)
-        run_day(rows, vehicles, args.day, compare=rows == args.compare_rows)
+        run_day(rows, vehicles, args.day, compare=rows == args.compare_rows, baseline=args.baseline, assets=not args.skip_assets)
         print(f"# load average {os.getloadavg()[0]:.2f}", flush=True)
     if not args.skip_history:
         for path in ("ours", "naive"):

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from isal import igzip
+
 from fleet_assets.storage.objects import StoreDir, as_dir
 from fleet_assets.storage.parquet_partitions import partition_dir_name
 
@@ -67,7 +69,7 @@ class RawFetch:
         data = self.location.store.read(self.location.key(f"{name}{SUFFIX}"))
         if data is None:  # superseded and removed by a concurrent re-fetch of the same day
             raise RawDataMissingError(f"raw fetch {self.location.url} was replaced while reading; re-run")
-        return gzip.decompress(data)
+        return igzip.decompress(data)  # ISA-L: same bytes as gzip.decompress, ~1.6x less CPU (benchmarks/RESULTS.md)
 
     def shard(self, name: str, shard: int) -> bytes:
         return self.read(shard_file(name, shard, self.shards))

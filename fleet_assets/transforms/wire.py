@@ -1,25 +1,43 @@
 """Raw provider records <-> Arrow, through newline-delimited JSON.
 
 Raw fetches are stored as gzip NDJSON (one wire record per line), so
-re-normalising a day parses them with Arrow's multi-threaded C++ JSON reader
+re-normalising a day parses them with a multi-threaded C++ JSON reader
 instead of a per-record Python loop. In-memory ``list[dict]`` inputs take the
 same path, which keeps one parser (and one set of error messages) for both.
 Explicit schemas pin the types we rely on; fields we do not use are ignored,
 so a provider adding fields cannot break parsing.
+
+Two readers, one result (issue 14, measured in benchmarks/RESULTS.md): inputs of
+``FAST_MIN_BYTES`` or more go through DuckDB's ``read_json`` (yyjson; about half the
+CPU of Arrow's reader on the same bytes, already a dependency), everything else and
+every input DuckDB refuses or reads differently goes through Arrow's reader, whose
+table and error messages are the reference. DuckDB's table is used only when it has
+one row per line (it drops scalar lines silently), so rows are never lost; it is
+cast onto ``schema`` (same types, Arrow's field names). Not identical on one kind of
+bad input: where Arrow's reader refuses a value of the wrong JSON type that DuckDB can
+cast (a number or boolean in a string field becomes its text, a numeric string in a
+float field a float, 1 or "true" in a boolean field true), DuckDB's table has the cast
+value. Integers are held to Arrow's rule (see ``_DUCKDB_SCALARS``).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import os
+import re
+import threading
 from collections.abc import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from fleet_assets.transforms.errors import MalformedRecordsError
 
 _BLOCK_SIZE = 16 << 20  # one wire record must fit in a block; Samsara records hold a day of readings
+FAST_MIN_BYTES = 1 << 20  # below this DuckDB's per-query cost (~5-10 ms) outweighs its faster parse
 
 _TS = pa.string()  # parsed later with offsets (Motive can answer +09:00)
 
@@ -103,8 +121,20 @@ def records_to_ndjson(records: Iterable[dict]) -> bytes:
 
 def ndjson_to_table(data: bytes, schema: pa.Schema, what: str) -> pa.Table:
     """Parse NDJSON ``data`` onto ``schema``; raise ``MalformedRecordsError`` naming ``what``."""
-    if not data.strip():
+    if not data or data.isspace():
         return schema.empty_table()
+    if len(data) >= FAST_MIN_BYTES:
+        table = duckdb_ndjson_table(data, schema)
+        if table is not None:
+            return table
+    return arrow_ndjson_table(data, schema, what)
+
+
+def arrow_ndjson_table(data: bytes, schema: pa.Schema, what: str) -> pa.Table:
+    """Arrow's reader: the reference table and error messages."""
+    line = _null_line(data)
+    if line:  # pyarrow 26 crashes (SIGSEGV) when a block starts with a top-level null
+        raise MalformedRecordsError(f"malformed {what} records: line {line} is null, expected a JSON object")
     try:
         return pajson.read_json(
             io.BytesIO(data),
@@ -113,6 +143,65 @@ def ndjson_to_table(data: bytes, schema: pa.Schema, what: str) -> pa.Table:
         )
     except pa.ArrowInvalid as exc:
         raise MalformedRecordsError(f"malformed {what} records: {exc}") from exc
+
+
+_NULL_FIRST = re.compile(rb"[ \t\r\n]*null[ \t\r]*(?:\n|$)")  # matched at the start only
+_NULL_LATER = re.compile(rb"\n[ \t\r]*null[ \t\r]*(?:\n|$)")  # a literal first byte: ~0.35 s/GB, not a scan per byte
+
+
+def _null_line(data: bytes) -> int | None:
+    """The 1-based number of the first line holding only ``null``, if any."""
+    found = _NULL_FIRST.match(data) or _NULL_LATER.search(data)
+    return data.count(b"\n", 0, data.index(b"null", found.start())) + 1 if found else None
+
+_duckdb_local = threading.local()
+
+
+def duckdb_ndjson_table(data: bytes, schema: pa.Schema) -> pa.Table | None:
+    """DuckDB's reader, or None when it refuses ``data`` or might read it differently from Arrow."""
+    import duckdb  # here, not at module import: only large inputs need it
+
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    try:
+        table = _duckdb().read_json(
+            io.BytesIO(data), format="newline_delimited", columns={f.name: _duckdb_type(f.type) for f in schema},
+            maximum_object_size=_BLOCK_SIZE, hive_partitioning=False,
+        ).to_arrow_table()
+    except duckdb.Error:
+        return None  # Arrow gives the reference error (or, if it reads it, the reference table)
+    if table.num_rows != lines:  # blank or non-object lines: let Arrow decide
+        return None
+    all_null = functools.reduce(pc.and_, [pc.is_null(table[name]) for name in schema.names])
+    if pc.any(all_null).as_py() and _null_line(data):
+        return None  # a top-level null line (DuckDB reads it as a row of nulls): Arrow's path rejects it
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _duckdb():
+    """One in-memory DuckDB connection per thread and process (a connection is not shared across threads or forks)."""
+    import duckdb
+
+    pid, con = getattr(_duckdb_local, "con", (None, None))
+    if pid != os.getpid():
+        con = duckdb.connect()
+        _duckdb_local.con = (os.getpid(), con)
+    return con
+
+
+def _duckdb_type(t: pa.DataType) -> str:
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in t) + ")"
+    if pa.types.is_list(t):
+        return f"{_duckdb_type(t.value_type)}[]"
+    return _DUCKDB_SCALARS[t]
+
+
+# Integers are read as their JSON text and cast by Arrow, which refuses 1.5, 1.0 or 1e3 as Arrow's reader does
+# (DuckDB's BIGINT would round 1.5 to 2); the cast error sends the input to Arrow's reader for its message.
+_DUCKDB_SCALARS = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "VARCHAR", pa.bool_(): "BOOLEAN"}
 
 
 def as_table(records: pa.Table | bytes | Iterable[dict], schema: pa.Schema, what: str) -> pa.Table:

@@ -86,6 +86,9 @@ def _corrupt(storage, provider, day, name, data):
     "provider, name, data, error, message",
     [
         ("samsara", "stats", b'{"id": "s1", "gps": [{"time": "2026-03-01T01:00:00Z", "lat', MalformedRecordsError, "malformed samsara stats history records"),
+        # past FAST_MIN_BYTES: the fast reader is tried first and gives Arrow's error
+        ("samsara", "stats", b'{"id": "s1", "name": "Truck s1"}\n' * 40_000 + b'{"id": "s2", "gps": [{"time": "2026-03-01T01',
+         MalformedRecordsError, "malformed samsara stats history records"),
         ("motive", "locations", b'{"vehicle_id": "1", "vehicle_location": {"located_at": "2026-03-01T01:00:00Z", "lon": 1}}\n',
          MalformedRecordsError, "record 0 has no lat"),
         ("motive", "locations", b'{"vehicle_id": "1", "vehicle_location": {"located_at": "2026-03-01T01:00:00Z", "lat": 95.5, "lon": 1}}\n',
