@@ -21,10 +21,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from graphql import GraphQLError, build_schema, graphql_sync, parse
+from graphql import ExecutionResult, GraphQLError, build_schema, execute_sync, parse, validate
 from graphql.language import OperationDefinitionNode
 
 from fleet_assets.analytics.sandbox.fault_plan import FaultPlan
+from fleet_assets.analytics.sandbox.plain_points import PlainPointsExecutionContext
 from fleet_assets.analytics.sandbox.store import MemoryStore, SqliteStore
 from fleet_assets.analytics.sdl import sdl_text
 
@@ -201,6 +202,15 @@ class AnalyticsSandbox:
         return {"id": self.points_received["network_stats"], **input}
 
     # ---------------------------------------------------------------- requests
+    def _execute(self, document, variables: dict | None) -> ExecutionResult:
+        """``graphql_sync`` on the parsed document (validate, then execute); plain signal points are coerced
+        without graphql-core's per-value walk, to the same values (``plain_points``)."""
+        errors = validate(self._schema, document)
+        if errors:
+            return ExecutionResult(data=None, errors=errors)
+        return execute_sync(self._schema, document, variable_values=variables,
+                            execution_context_class=PlainPointsExecutionContext)
+
     def handle(self, body: bytes, headers: Mapping[str, str]) -> AnalyticsSandboxResponse:
         """One HTTP request body → response, with the fault plan applied."""
         with self._lock:
@@ -242,8 +252,7 @@ class AnalyticsSandbox:
             if outcome == "timeout":
                 return AnalyticsSandboxResponse(504, b"", hang=True)
             with self.data.transaction():  # what the resolvers wrote commits, even next to an error (aliases)
-                result = graphql_sync(self._schema, document.loc.source.body,
-                                      variable_values=payload.get("variables"))
+                result = self._execute(document, payload.get("variables"))
             if outcome == "commit_then_500":
                 return AnalyticsSandboxResponse(500, b"")
             out: dict[str, Any] = {"data": result.data}
