@@ -78,10 +78,51 @@ def fingerprint(*parts: str | int | float | None) -> int:
 
 
 def fingerprints(kind: str, table: pa.Table) -> pa.Array:
-    """``fingerprint(kind, *row)`` of every row (same values; the loop is the hot path of a day's upload)."""
-    blake2b, from_bytes, prefix = hashlib.blake2b, int.from_bytes, (kind,)
-    return pa.array([from_bytes(blake2b(repr(prefix + row).encode(), digest_size=8).digest(), "big", signed=True)
-                     for row in rows(table)], pa.int64())
+    """``fingerprint(kind, *row)`` of every row, the same values (the hot path of a day's upload).
+
+    The ``repr`` text of each row tuple is assembled column-wise in Arrow (strings quoted, ints cast, floats
+    by Python's own ``repr``), so only the hash itself runs per row: ~5x fewer Python operations. A string
+    column whose ``repr`` is not simply the text in single quotes (a quote, a backslash, anything but
+    printable ASCII) sends the table through the per-row ``repr``.
+    """
+    texts = _repr_texts(kind, table)
+    if texts is None:
+        blake2b, from_bytes, prefix = hashlib.blake2b, int.from_bytes, (kind,)
+        return pa.array([from_bytes(blake2b(repr(prefix + row).encode(), digest_size=8).digest(), "big", signed=True)
+                         for row in rows(table)], pa.int64())
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(text, digest_size=8).digest() for text in texts.to_pylist()])
+    return pa.array(np.frombuffer(digests, dtype=">i8").astype(np.int64), pa.int64())
+
+
+_REPR_AS_QUOTED = "^[ -&(-\\[\\]-~]*$"  # printable ASCII but the quote and backslash: repr(s) == "'" + s + "'"
+
+
+def _repr_column(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array | None:
+    """``repr`` of each value as Arrow strings (None: not assembled column-wise, see ``fingerprints``)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if pc.all(pc.match_substring_regex(column, _REPR_AS_QUOTED)).as_py() is False:
+            return None
+        quoted = pc.binary_join_element_wise("'", column.cast(pa.string()), "'", "")
+    elif pa.types.is_integer(kind):
+        quoted = column.cast(pa.string())
+    elif pa.types.is_floating(kind):
+        quoted = pa.array(list(map(repr, column.to_pylist())), pa.string())  # shortest round-trip, like repr()
+    else:
+        return None
+    return pc.fill_null(quoted, "None")
+
+
+def _repr_texts(kind: str, table: pa.Table) -> pa.ChunkedArray | pa.Array | None:
+    """``repr((kind, *row)).encode()`` of every row as an Arrow binary column, or None."""
+    if table.num_columns == 0:
+        return None
+    parts = [_repr_column(column) for column in table.columns]
+    if any(part is None for part in parts):
+        return None
+    texts = pc.binary_join_element_wise(f"({kind!r}", *parts, ", ")
+    return pc.binary_join_element_wise(texts, ")", "").cast(pa.binary())
 
 
 def rows(table: pa.Table):
@@ -119,9 +160,17 @@ def _dedup(table: pa.Table, keys: list[str]) -> pa.Table:
     if table.num_rows == 0:
         return table
     ordered = table.sort_by([(k, "ascending") for k in keys] + [("fingerprint", "ascending")])
-    indexed = ordered.append_column("_i", pa.array(np.arange(ordered.num_rows)))
-    first = indexed.group_by(keys, use_threads=False).aggregate([("_i", "min")])["_i_min"]
-    return ordered.take(np.sort(first.to_numpy()))
+    # In key order the first row of each key is the one whose key differs from the row before it
+    # (a vectorised comparison; a hash group-by cost ~6x more). Nulls compare as a value of their own.
+    first = np.zeros(ordered.num_rows, dtype=bool)
+    first[0] = True
+    for key in keys:
+        column = ordered[key]
+        before, after = column.slice(0, ordered.num_rows - 1), column.slice(1)
+        differs = pc.fill_null(pc.not_equal(before, after), True)
+        same_null = pc.and_(pc.is_null(before), pc.is_null(after))
+        first[1:] |= pc.and_not(differs, same_null).to_numpy(zero_copy_only=False)
+    return ordered.filter(pa.array(first))
 
 
 def gps_points(telemetry: pa.Table | None) -> pa.Table:

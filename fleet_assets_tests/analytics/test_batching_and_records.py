@@ -178,3 +178,23 @@ def test_uploader_keys_the_ledger_by_the_canonical_day(run_upload):
     first = run_upload(backend, day.data, key="20250601")
     again = run_upload(backend, day.data, key="2025-06-01")
     assert first.partition_key == "2025-06-01" and sum(again.records_sent.values()) == 0
+
+
+@pytest.mark.parametrize("odd", [None, "it's", "back\\slash", 'say "hi"', "Köln", "tab\there", "\x7f", "~ok~"])
+def test_column_wise_fingerprints_are_the_per_row_values(odd):
+    """The ledger holds fingerprints of earlier runs: the column-wise hash must give the per-row repr's values."""
+    table = pa.table({"key": ["1FT-A", None, "", "x y", odd or "plain"],
+                      "value": [1.5, None, 100.0, 1e16, -0.0], "ratio": [math.inf, 0.1 + 0.2, 5e-324, 3.0, None],
+                      "n": pa.array([1, None, -5, 2**40, 0], pa.int64())})
+    assert (records._repr_texts("signal", table) is None) == (odd not in (None, "~ok~", 'say "hi"'))
+    assert records.fingerprints("signal", table).to_pylist() == [
+        records.fingerprint("signal", *row) for row in records.rows(table)]
+
+
+def test_dedup_keeps_the_first_row_per_key_nulls_included():
+    table = pa.table({"a": ["x", "x", None, None, "y", "x", None], "b": [1, 1, 2, 2, None, 2, None],
+                      "fingerprint": [5, 3, 1, 0, 9, 9, 4]})
+    assert records._dedup(table, ["a", "b"]).to_pylist() == [
+        {"a": "x", "b": 1, "fingerprint": 3}, {"a": "x", "b": 2, "fingerprint": 9},
+        {"a": "y", "b": None, "fingerprint": 9}, {"a": None, "b": 2, "fingerprint": 0},
+        {"a": None, "b": None, "fingerprint": 4}]
