@@ -77,15 +77,16 @@ def fingerprint(*parts: str | int | float | None) -> int:
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def fingerprints(kind: str, table: pa.Table) -> pa.Array:
+def fingerprints(kind: str, table: pa.Table, reprs: dict[str, pa.ChunkedArray] | None = None) -> pa.Array:
     """``fingerprint(kind, *row)`` of every row, the same values (the hot path of a day's upload).
 
     The ``repr`` text of each row tuple is assembled column-wise in Arrow (strings quoted, ints cast, floats
     by Python's own ``repr``), so only the hash itself runs per row: ~5x fewer Python operations. A string
     column whose ``repr`` is not simply the text in single quotes (a quote, a backslash, anything but
-    printable ASCII) sends the table through the per-row ``repr``.
+    printable ASCII) sends the table through the per-row ``repr``. ``reprs``: columns' ``repr`` texts the
+    caller already has (``_repr_column`` of a column before it was repeated, e.g. once per PID).
     """
-    texts = _repr_texts(kind, table)
+    texts = _repr_texts(kind, table, reprs or {})
     if texts is None:
         blake2b, from_bytes, prefix = hashlib.blake2b, int.from_bytes, (kind,)
         return pa.array([from_bytes(blake2b(repr(prefix + row).encode(), digest_size=8).digest(), "big", signed=True)
@@ -114,11 +115,13 @@ def _repr_column(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array | None:
     return pc.fill_null(quoted, "None")
 
 
-def _repr_texts(kind: str, table: pa.Table) -> pa.ChunkedArray | pa.Array | None:
+def _repr_texts(kind: str, table: pa.Table, reprs: dict[str, pa.ChunkedArray] | None = None
+                ) -> pa.ChunkedArray | pa.Array | None:
     """``repr((kind, *row)).encode()`` of every row as an Arrow binary column, or None."""
     if table.num_columns == 0:
         return None
-    parts = [_repr_column(column) for column in table.columns]
+    reprs = reprs or {}
+    parts = [reprs[name] if name in reprs else _repr_column(table[name]) for name in table.column_names]
     if any(part is None for part in parts):
         return None
     texts = pc.binary_join_element_wise(f"({kind!r}", *parts, ", ")
@@ -218,14 +221,21 @@ def signal_points(edge_events: pa.Table | None) -> pa.Table:
     events = _usable_events(edge_events)
     vins = events["vin"].cast(pa.string())
     times = _times(events["ts"])
-    parts = []
+    # The repr texts of the event columns, once per event rather than once per PID (see ``fingerprints``).
+    event_reprs = {"vehicle_key": _repr_column(vins), "time": _repr_column(times)}
+    event_reprs = {name: text for name, text in event_reprs.items() if text is not None}
+    parts, part_reprs = [], []
     for pid in OBD_PIDS:
         values = _finite(events[pid.column])
         part = pa.table({"vehicle_key": vins, "pid": pa.array([pid.pid] * events.num_rows, pa.string()),
                          "time": times, "value": values})
-        parts.append(part.filter(pc.is_valid(part["value"])))
+        keep = pc.is_valid(part["value"])
+        parts.append(part.filter(keep))
+        part_reprs.append({name: text.filter(keep) for name, text in event_reprs.items()})
     table = pa.concat_tables(parts) if parts else SIGNAL_SCHEMA.empty_table()
-    return _dedup(table.append_column("fingerprint", fingerprints("signal", table)).cast(SIGNAL_SCHEMA),
+    reprs = {name: pa.chunked_array([c for p in part_reprs for c in p[name].chunks], pa.string())
+             for name in event_reprs}
+    return _dedup(table.append_column("fingerprint", fingerprints("signal", table, reprs)).cast(SIGNAL_SCHEMA),
                   ["vehicle_key", "pid", "time"])
 
 
