@@ -198,3 +198,19 @@ def test_dedup_keeps_the_first_row_per_key_nulls_included():
         {"a": "x", "b": 1, "fingerprint": 3}, {"a": "x", "b": 2, "fingerprint": 9},
         {"a": "y", "b": None, "fingerprint": 9}, {"a": None, "b": 2, "fingerprint": 0},
         {"a": None, "b": None, "fingerprint": 4}]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_signal_items_are_in_group_then_time_order_when_runs_share_a_group_or_come_unsorted(shuffle):
+    from fleet_assets.analytics import wire_items
+
+    rows = [("VIN-A", "0D", f"2025-01-01T00:00:0{s}Z", float(s), s) for s in (1, 4, 7)]
+    rows += [("VIN-B", "0D", f"2025-01-01T00:00:0{s}Z", float(s), 10 + s) for s in (2, 3, 9)]  # same config id
+    rows += [("VIN-C", "0C", f"2025-01-01T00:00:0{s}Z", float(s), 20 + s) for s in (5, 6)]
+    if shuffle:
+        random.Random(3).shuffle(rows)
+    table = pa.Table.from_pylist([dict(zip(records.SIGNAL_SCHEMA.names, r)) for r in rows], records.SIGNAL_SCHEMA)
+    mids = {wire_items.message_key(wire_items.pid_message(p)): n for n, p in enumerate(("0D", "0C"), start=1)}
+    items = wire_items.signal_items(table, {"VIN-A": 7, "VIN-B": 7, "VIN-C": 3}.__getitem__, mids)
+    assert [(i.group, i.point["time"]) for i in items] == sorted((i.group, i.point["time"]) for i in items)
+    assert sorted(i.fingerprint for i in items) == sorted(r[4] for r in rows)
