@@ -92,3 +92,18 @@ def test_the_backend_rejects_a_bad_point_among_plain_ones_and_stores_nothing():
     assert backend.stored_counts()["signal"] == 0
     body = post(UPSERT_SIGNAL_DATA, {"input": {"signals": [_signal("A", points)]}})
     assert "errors" not in body and backend.stored_counts()["signal"] == 1000
+
+
+def test_a_body_only_the_standard_json_reader_reads_gets_the_same_answer_as_before():
+    """orjson reads the bodies first; a NaN literal (the reference client's json.dumps writes one) still
+    reaches GraphQL coercion and is refused there as a bad value, not as a malformed body."""
+    backend = AnalyticsSandbox()
+    backend.handle(json.dumps({"query": CREATE_CONFIGURATION, "variables": {"input": {
+        "deviceId": 1, "vehicleId": 1, "fleetId": 1, "organizationId": 1}}}).encode(), {})
+    body = json.dumps({"query": UPSERT_SIGNAL_DATA, "variables": {"input": {"signals": [
+        _signal("A", [{"value": 1.0, "time": "a"}, {"value": math.nan, "time": "b"}])]}}}).encode()
+    assert b"NaN" in body
+    response = backend.handle(body, {})
+    assert response.status == 200
+    assert "data[1].value" in json.loads(response.body)["errors"][0]["message"]
+    assert backend.handle(b'{"query": ', {}).status == 400
