@@ -14,7 +14,8 @@ through /proc/self/clear_refs, so the figure is the stage's, not the imports'):
    ``events <= --baseline-max`` (the whole-day reader holds ~1 kB per event: it cannot hold 20M);
    the outputs of both are compared by a sorted-content hash (DuckDB, order-independent);
 3. the upload CLI of a day of ``--upload-events`` (its own landed day, trip assets run first) to the
-   sandbox backend in its own process, ours with ``--shard-rows`` vs the baseline.
+   sandbox backend in its own process, ours with ``--shard-rows`` vs the baseline (up to
+   ``--upload-baseline-max`` events), each client with the sandbox backend of its own version.
 """
 
 from __future__ import annotations
@@ -172,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run today's code only up to this many events (it holds the whole day)")
     parser.add_argument("--baseline-ref", default="a3cfe9f", help="git ref of today's code")
     parser.add_argument("--shard-rows", type=int, default=None, help="upload --shard-rows (default: the setting's)")
+    parser.add_argument("--upload-baseline-max", type=int, default=2_000_000,
+                        help="run today's upload (and its backend) only up to this many events")
     parser.add_argument("--quick", action="store_true", help="200k / 50k events")
     parser.add_argument("--out-dir", type=Path, default=Path(tempfile.gettempdir()) / "edge_day_bench")
     args = parser.parse_args(argv)
@@ -215,9 +218,12 @@ def upload_stage(args, ours: Path, baseline_path: str, results: dict) -> None:
     assert run_child(TRIPS_CHILD, [str(ours), UPLOAD_DAY]).get("peak_mb") is not None
     from analytics_upload import Server
 
-    for name, path, extra in (("upload baseline", baseline_path, []),
-                              ("upload ours", None, ["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])):
-        server = Server(0.0, 1, 1.0)
+    runs = [("upload baseline", baseline_path, [])] if args.upload_events <= args.upload_baseline_max else []
+    runs.append(("upload ours", None, ["--shard-rows", str(args.shard_rows)] if args.shard_rows else []))
+    for name, path, extra in runs:
+        server = Server(0.0, 1, 1.0, source=path)  # each client with the backend of its own version
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        print(f"{name}: starting at {head.stdout.strip()} (ours), load {os.getloadavg()}", flush=True)
         try:
             ledger = ours / "analytics_ledger.duckdb"
             ledger.unlink(missing_ok=True)
