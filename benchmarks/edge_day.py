@@ -224,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-direct", action="store_true",
                         help="write the upload day's edge_events partition with Arrow instead of landing it and "
                              "running the trip assets (same events; for days too large to land in the time at hand)")
+    parser.add_argument("--upload-timeout", type=float, default=None,
+                        help="upload --timeout per request (default: the setting's 30 s; a starved backend on a "
+                             "machine at load 30+ answered slower than that)")
     parser.add_argument("--upload-baseline-max", type=int, default=2_000_000,
                         help="run today's upload (and its backend) only up to this many events")
     parser.add_argument("--quick", action="store_true", help="200k / 50k events")
@@ -276,6 +279,7 @@ def upload_stage(args, ours: Path, baseline_path: str, results: dict) -> None:
 
     runs = [("upload baseline", baseline_path, [])] if args.upload_events <= args.upload_baseline_max else []
     runs.append(("upload ours", None, ["--shard-rows", str(args.shard_rows)] if args.shard_rows else []))
+    timeout = ["--timeout", str(args.upload_timeout)] if args.upload_timeout else []
     for name, path, extra in runs:
         server = Server(0.0, 1, 1.0, source=path)  # each client with the backend of its own version
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
@@ -284,7 +288,8 @@ def upload_stage(args, ours: Path, baseline_path: str, results: dict) -> None:
         try:
             ledger = ours / "analytics_ledger.duckdb"
             ledger.unlink(missing_ok=True)
-            results[name] = upload(ours, server.url, path, extra)
+            results[name] = upload(ours, server.url, path, extra + timeout)
+            print(f"{name} {json.dumps(results[name])[:2000]}", flush=True)
         finally:
             server.stop()
         if "elapsed_s" in results[name]:
