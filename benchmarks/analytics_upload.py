@@ -235,11 +235,14 @@ def ensure_reference_venv(out_dir: Path, version: str) -> Path:
 class Server:
     """The sandbox backend in its own process (so neither client shares its GIL)."""
 
-    def __init__(self, fault_rate: float, seed: int, hang_seconds: float):
+    def __init__(self, fault_rate: float, seed: int, hang_seconds: float, source: str | None = None):
+        # ``source``: a directory holding another version's fleet_assets (a baseline's backend); cwd decides
+        # which fleet_assets ``-m`` imports
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleet_assets.analytics.sandbox.cli", "--port", "0", "--fault-rate",
              str(fault_rate), "--seed", str(seed), "--hang-seconds", str(hang_seconds)],
-            cwd=REPO, stdout=subprocess.PIPE, text=True)
+            cwd=source or REPO, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": source or str(REPO)})
         line = self.proc.stdout.readline()
         if "listening on" not in line:
             self.proc.kill()
@@ -251,7 +254,11 @@ class Server:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=10)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # starved on a loaded machine: don't lose the run's results to it
+            self.proc.kill()
+            self.proc.wait(timeout=10)
 
 
 def run_scenario(name: str, cmd: list[str], server: Server, expected: dict[str, int], env: dict) -> dict:

@@ -14,7 +14,8 @@ through /proc/self/clear_refs, so the figure is the stage's, not the imports'):
    ``events <= --baseline-max`` (the whole-day reader holds ~1 kB per event: it cannot hold 20M);
    the outputs of both are compared by a sorted-content hash (DuckDB, order-independent);
 3. the upload CLI of a day of ``--upload-events`` (its own landed day, trip assets run first) to the
-   sandbox backend in its own process, ours with ``--shard-rows`` vs the baseline.
+   sandbox backend in its own process, ours with ``--shard-rows`` vs the baseline (up to
+   ``--upload-baseline-max`` events), each client with the sandbox backend of its own version.
 """
 
 from __future__ import annotations
@@ -108,6 +109,54 @@ def land_day(data_dir: Path, day: str, events: int, trip_events: int, per_chunk:
     return v
 
 
+def write_events_directly(data_dir: Path, day: str, events: int, trip_events: int,
+                          trips_per_group: int = 100) -> int:
+    """The ``edge_events`` partition that ``land_day`` + the trip assets give for ``day`` (same trips, same
+    values: each column of ``_line`` parsed back, per seq), written with Arrow in row groups of
+    ``trips_per_group`` trips; ``edge_dtcs`` empty. For an upload-only run of a day too large to land in
+    the time at hand (20M events through the ingest functions took ~12 min on an idle machine). Trip ids
+    are uuid4 in both, so the content matches the trip assets' except ``trip_id`` (``--check-direct``)."""
+    import pyarrow as pa
+
+    from fleet_assets.storage.parquet_partitions import partition_writer, write_partition
+    from fleet_assets.warehouse.resources import FleetStorage
+
+    storage = FleetStorage(data_dir=str(data_dir))
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    template = [json.loads(_line("V", "T", seq, epoch)) for seq in range(1, trip_events + 1)]
+    columns = {name: pa.array([e[name] for e in template], pa.float64())
+               for name in ("lat", "lon", "speed_kph", "rpm", "coolant_c", "throttle_pos", "fuel_level_pct")}
+    schema = pa.schema([("vin", pa.string()), ("trip_id", pa.string()), ("seq", pa.int64()),
+                        ("ts", pa.timestamp("us", tz="UTC")), ("lat", pa.float64()), ("lon", pa.float64()),
+                        ("speed_kph", pa.float64()), ("rpm", pa.float64()), ("coolant_c", pa.float64()),
+                        ("throttle_pos", pa.float64()), ("soc_pct", pa.float64()), ("fuel_level_pct", pa.float64()),
+                        ("clock_skew", pa.bool_())])
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    written, v, group = 0, 0, []
+    with partition_writer(storage.dataset("edge_events"), day, schema) as out:
+        while written < events:
+            n = min(trip_events, events - written)
+            t0 = start + timedelta(days=1, minutes=-10) if v % 50 == 49 else start + timedelta(seconds=(v * 137) % 70_000)
+            first_us = int((t0 - epoch).total_seconds()) * 1_000_000
+            group.append(pa.table({
+                "vin": pa.array([f"1BENCH{v:011d}"] * n), "trip_id": pa.array([str(uuid.uuid4())] * n),
+                "seq": pa.array(range(1, n + 1), pa.int64()),
+                "ts": pa.array(range(first_us, first_us + n * 1_000_000, 1_000_000), pa.int64()).cast(schema.field("ts").type),
+                **{name: column.slice(0, n) for name, column in columns.items()},
+                "soc_pct": pa.nulls(n, pa.float64()), "clock_skew": pa.array([False] * n)}
+            ).select(schema.names).cast(schema))
+            written += n
+            v += 1
+            if len(group) == trips_per_group or written >= events:
+                out.write(pa.concat_tables(group))
+                group = []
+    dtc_schema = pa.schema([("vin", pa.string()), ("trip_id", pa.string()), ("seq", pa.int64()),
+                            ("ts", pa.timestamp("us", tz="UTC")), ("code", pa.string()),
+                            ("description", pa.string()), ("status", pa.string())])
+    write_partition(storage.dataset("edge_dtcs"), day, dtc_schema.empty_table())
+    return v
+
+
 def run_child(code: str, args: list[str], pythonpath: str | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": pythonpath or str(REPO)}
     t0 = time.perf_counter()
@@ -172,6 +221,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="run today's code only up to this many events (it holds the whole day)")
     parser.add_argument("--baseline-ref", default="a3cfe9f", help="git ref of today's code")
     parser.add_argument("--shard-rows", type=int, default=None, help="upload --shard-rows (default: the setting's)")
+    parser.add_argument("--upload-direct", action="store_true",
+                        help="write the upload day's edge_events partition with Arrow instead of landing it and "
+                             "running the trip assets (same events; for days too large to land in the time at hand)")
+    parser.add_argument("--upload-timeout", type=float, default=None,
+                        help="upload --timeout per request (default: the setting's 30 s; a starved backend on a "
+                             "machine at load 30+ answered slower than that)")
+    parser.add_argument("--upload-baseline-max", type=int, default=2_000_000,
+                        help="run today's upload (and its backend) only up to this many events")
     parser.add_argument("--quick", action="store_true", help="200k / 50k events")
     parser.add_argument("--out-dir", type=Path, default=Path(tempfile.gettempdir()) / "edge_day_bench")
     args = parser.parse_args(argv)
@@ -211,17 +268,28 @@ def trips_stage(args, ours: Path, base: Path, baseline_path: str, run_baseline: 
 
 
 def upload_stage(args, ours: Path, baseline_path: str, results: dict) -> None:
-    land_day(ours, UPLOAD_DAY, args.upload_events, args.trip_events)
-    assert run_child(TRIPS_CHILD, [str(ours), UPLOAD_DAY]).get("peak_mb") is not None
+    t0 = time.perf_counter()
+    if args.upload_direct:
+        write_events_directly(ours, UPLOAD_DAY, args.upload_events, args.trip_events)
+    else:
+        land_day(ours, UPLOAD_DAY, args.upload_events, args.trip_events)
+        assert run_child(TRIPS_CHILD, [str(ours), UPLOAD_DAY]).get("peak_mb") is not None
+    print(f"upload day of {args.upload_events:,} events ready in {time.perf_counter() - t0:.1f}s", flush=True)
     from analytics_upload import Server
 
-    for name, path, extra in (("upload baseline", baseline_path, []),
-                              ("upload ours", None, ["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])):
-        server = Server(0.0, 1, 1.0)
+    runs = [("upload baseline", baseline_path, [])] if args.upload_events <= args.upload_baseline_max else []
+    runs.append(("upload ours", None, ["--shard-rows", str(args.shard_rows)] if args.shard_rows else []))
+    timeout = ["--timeout", str(args.upload_timeout)] if args.upload_timeout else []
+    for name, path, extra in runs:
+        server = Server(0.0, 1, 1.0, source=path)  # each client with the backend of its own version
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        print(f"{name}: starting at {head.stdout.strip()} (ours), load {os.getloadavg()}, backend {server.url}",
+              flush=True)
         try:
             ledger = ours / "analytics_ledger.duckdb"
             ledger.unlink(missing_ok=True)
-            results[name] = upload(ours, server.url, path, extra)
+            results[name] = upload(ours, server.url, path, extra + timeout)
+            print(f"{name} {json.dumps(results[name])[:2000]}", flush=True)
         finally:
             server.stop()
         if "elapsed_s" in results[name]:

@@ -180,9 +180,11 @@ def pack(partition_key: str, kind: str, items: list[Item], max_points: int, max_
     size = base
     groups = 0
     last_group = None
+    group_cost = 0
     for item in items:
         new_group = item.group != last_group
-        group_cost = _json_len(item.header) + len(',"data":[]') + 1 + field_cost
+        if new_group:  # a group's header is shared by its items: measured once per group
+            group_cost = _json_len(item.header) + len(',"data":[]') + 1 + field_cost
         cost = _json_len(item.point) + 1 + (group_cost if new_group else 0)
         if aliased:
             split_here = new_group and groups >= max_aliases

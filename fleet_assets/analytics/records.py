@@ -77,11 +77,55 @@ def fingerprint(*parts: str | int | float | None) -> int:
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def fingerprints(kind: str, table: pa.Table) -> pa.Array:
-    """``fingerprint(kind, *row)`` of every row (same values; the loop is the hot path of a day's upload)."""
-    blake2b, from_bytes, prefix = hashlib.blake2b, int.from_bytes, (kind,)
-    return pa.array([from_bytes(blake2b(repr(prefix + row).encode(), digest_size=8).digest(), "big", signed=True)
-                     for row in rows(table)], pa.int64())
+def fingerprints(kind: str, table: pa.Table, reprs: dict[str, pa.ChunkedArray] | None = None) -> pa.Array:
+    """``fingerprint(kind, *row)`` of every row, the same values (the hot path of a day's upload).
+
+    The ``repr`` text of each row tuple is assembled column-wise in Arrow (strings quoted, ints cast, floats
+    by Python's own ``repr``), so only the hash itself runs per row: ~5x fewer Python operations. A string
+    column whose ``repr`` is not simply the text in single quotes (a quote, a backslash, anything but
+    printable ASCII) sends the table through the per-row ``repr``. ``reprs``: columns' ``repr`` texts the
+    caller already has (``_repr_column`` of a column before it was repeated, e.g. once per PID).
+    """
+    texts = _repr_texts(kind, table, reprs or {})
+    if texts is None:
+        blake2b, from_bytes, prefix = hashlib.blake2b, int.from_bytes, (kind,)
+        return pa.array([from_bytes(blake2b(repr(prefix + row).encode(), digest_size=8).digest(), "big", signed=True)
+                         for row in rows(table)], pa.int64())
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(text, digest_size=8).digest() for text in texts.to_pylist()])
+    return pa.array(np.frombuffer(digests, dtype=">i8").astype(np.int64), pa.int64())
+
+
+_REPR_AS_QUOTED = "^[ -&(-\\[\\]-~]*$"  # printable ASCII but the quote and backslash: repr(s) == "'" + s + "'"
+
+
+def _repr_column(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array | None:
+    """``repr`` of each value as Arrow strings (None: not assembled column-wise, see ``fingerprints``)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if pc.all(pc.match_substring_regex(column, _REPR_AS_QUOTED)).as_py() is False:
+            return None
+        quoted = pc.binary_join_element_wise("'", column.cast(pa.string()), "'", "")
+    elif pa.types.is_integer(kind):
+        quoted = column.cast(pa.string())
+    elif pa.types.is_floating(kind):
+        quoted = pa.array(list(map(repr, column.to_pylist())), pa.string())  # shortest round-trip, like repr()
+    else:
+        return None
+    return pc.fill_null(quoted, "None")
+
+
+def _repr_texts(kind: str, table: pa.Table, reprs: dict[str, pa.ChunkedArray] | None = None
+                ) -> pa.ChunkedArray | pa.Array | None:
+    """``repr((kind, *row)).encode()`` of every row as an Arrow binary column, or None."""
+    if table.num_columns == 0:
+        return None
+    reprs = reprs or {}
+    parts = [reprs[name] if name in reprs else _repr_column(table[name]) for name in table.column_names]
+    if any(part is None for part in parts):
+        return None
+    texts = pc.binary_join_element_wise(f"({kind!r}", *parts, ", ")
+    return pc.binary_join_element_wise(texts, ")", "").cast(pa.binary())
 
 
 def rows(table: pa.Table):
@@ -119,9 +163,17 @@ def _dedup(table: pa.Table, keys: list[str]) -> pa.Table:
     if table.num_rows == 0:
         return table
     ordered = table.sort_by([(k, "ascending") for k in keys] + [("fingerprint", "ascending")])
-    indexed = ordered.append_column("_i", pa.array(np.arange(ordered.num_rows)))
-    first = indexed.group_by(keys, use_threads=False).aggregate([("_i", "min")])["_i_min"]
-    return ordered.take(np.sort(first.to_numpy()))
+    # In key order the first row of each key is the one whose key differs from the row before it
+    # (a vectorised comparison; a hash group-by cost ~6x more). Nulls compare as a value of their own.
+    first = np.zeros(ordered.num_rows, dtype=bool)
+    first[0] = True
+    for key in keys:
+        column = ordered[key]
+        before, after = column.slice(0, ordered.num_rows - 1), column.slice(1)
+        differs = pc.fill_null(pc.not_equal(before, after), True)
+        same_null = pc.and_(pc.is_null(before), pc.is_null(after))
+        first[1:] |= pc.and_not(differs, same_null).to_numpy(zero_copy_only=False)
+    return ordered.filter(pa.array(first))
 
 
 def gps_points(telemetry: pa.Table | None) -> pa.Table:
@@ -169,14 +221,21 @@ def signal_points(edge_events: pa.Table | None) -> pa.Table:
     events = _usable_events(edge_events)
     vins = events["vin"].cast(pa.string())
     times = _times(events["ts"])
-    parts = []
+    # The repr texts of the event columns, once per event rather than once per PID (see ``fingerprints``).
+    event_reprs = {"vehicle_key": _repr_column(vins), "time": _repr_column(times)}
+    event_reprs = {name: text for name, text in event_reprs.items() if text is not None}
+    parts, part_reprs = [], []
     for pid in OBD_PIDS:
         values = _finite(events[pid.column])
         part = pa.table({"vehicle_key": vins, "pid": pa.array([pid.pid] * events.num_rows, pa.string()),
                          "time": times, "value": values})
-        parts.append(part.filter(pc.is_valid(part["value"])))
+        keep = pc.is_valid(part["value"])
+        parts.append(part.filter(keep))
+        part_reprs.append({name: text.filter(keep) for name, text in event_reprs.items()})
     table = pa.concat_tables(parts) if parts else SIGNAL_SCHEMA.empty_table()
-    return _dedup(table.append_column("fingerprint", fingerprints("signal", table)).cast(SIGNAL_SCHEMA),
+    reprs = {name: pa.chunked_array([c for p in part_reprs for c in p[name].chunks], pa.string())
+             for name in event_reprs}
+    return _dedup(table.append_column("fingerprint", fingerprints("signal", table, reprs)).cast(SIGNAL_SCHEMA),
                   ["vehicle_key", "pid", "time"])
 
 

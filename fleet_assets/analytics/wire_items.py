@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fleet_assets.analytics.batching import Item
 from fleet_assets.analytics.records import GPS_SCHEMA, OBD_PIDS, SIGNAL_SCHEMA, rows
@@ -48,15 +49,29 @@ def messages_needed(pids: list[str], has_dtcs: bool) -> list[dict]:
 _NO_KEY = object()  # no run seen yet (compares unequal to any key, even None)
 
 
-def _in_order(buckets: dict[tuple, list[Item]]) -> list[Item]:
+def _in_order(buckets: dict[tuple, list[Item]], time_sorted: set[tuple] = frozenset()) -> list[Item]:
     """Items ordered by (group, time): groups sorted, each bucket stably by time.
 
     The same order as ``sorted(items, key=(group, time))`` (both stable), without a key tuple per item.
+    ``time_sorted``: groups whose bucket is already in time order (no per-item sort key).
     """
     out: list[Item] = []
     for group in sorted(buckets):
-        out.extend(sorted(buckets[group], key=lambda i: i.point["time"]))
+        bucket = buckets[group]
+        out.extend(bucket if group in time_sorted else sorted(bucket, key=lambda i: i.point["time"]))
     return out
+
+
+def _time_sorted_runs(table: pa.Table, run_keys: list[str]) -> bool:
+    """Whether ``time`` never decreases between consecutive rows of equal ``run_keys`` (vectorised check)."""
+    if table.num_rows < 2:
+        return True
+    head, tail = table.slice(0, table.num_rows - 1), table.slice(1)
+    same = pc.equal(head[run_keys[0]], tail[run_keys[0]])
+    for key in run_keys[1:]:
+        same = pc.and_kleene(same, pc.equal(head[key], tail[key]))
+    backwards = pc.and_kleene(same, pc.less(tail["time"], head["time"]))
+    return not pc.any(pc.fill_null(backwards, True)).as_py()
 
 
 # IcsAnalytics' ``available`` flags depend only on which optional values are present: four shared
@@ -87,6 +102,7 @@ def signal_items(signals: pa.Table, config_of: Callable[[str], int], message_ids
     buckets: dict[tuple, list[Item]] = {}
     headers: dict[tuple, dict] = {}
     last_key, bucket, group, header = _NO_KEY, None, None, None
+    resumed = set()  # groups fed by more than one run: their buckets need the time sort
     for vehicle_key, pid_code, time, value, fp in rows(signals.select(list(SIGNAL_SCHEMA.names))):
         if (vehicle_key, pid_code) != last_key:  # records arrive in runs of one (vehicle, PID)
             pid = PIDS[pid_code]
@@ -98,9 +114,13 @@ def signal_items(signals: pa.Table, config_of: Callable[[str], int], message_ids
                                            "unit": pid.unit, "paramType": "RAW", "paramId": pid.pid,
                                            "signalType": "PID"}
             bucket = buckets.setdefault(group, [])
+            if bucket:
+                resumed.add(group)
             last_key = (vehicle_key, pid_code)
         bucket.append(Item(group, header, {"value": value, "svalue": None, "time": time}, fp))
-    return _in_order(buckets)
+    # signal_points' records are in time order inside each run, so most buckets need no sort at all
+    runs_sorted = _time_sorted_runs(signals, ["vehicle_key", "pid"])
+    return _in_order(buckets, set(buckets) - resumed if runs_sorted else set())
 
 
 def dtc_items(dtcs: pa.Table, config_of: Callable[[str], int], message_ids: dict[str, int]) -> list[Item]:

@@ -178,3 +178,39 @@ def test_uploader_keys_the_ledger_by_the_canonical_day(run_upload):
     first = run_upload(backend, day.data, key="20250601")
     again = run_upload(backend, day.data, key="2025-06-01")
     assert first.partition_key == "2025-06-01" and sum(again.records_sent.values()) == 0
+
+
+@pytest.mark.parametrize("odd", [None, "it's", "back\\slash", 'say "hi"', "Köln", "tab\there", "\x7f", "~ok~"])
+def test_column_wise_fingerprints_are_the_per_row_values(odd):
+    """The ledger holds fingerprints of earlier runs: the column-wise hash must give the per-row repr's values."""
+    table = pa.table({"key": ["1FT-A", None, "", "x y", odd or "plain"],
+                      "value": [1.5, None, 100.0, 1e16, -0.0], "ratio": [math.inf, 0.1 + 0.2, 5e-324, 3.0, None],
+                      "n": pa.array([1, None, -5, 2**40, 0], pa.int64())})
+    assert (records._repr_texts("signal", table) is None) == (odd not in (None, "~ok~", 'say "hi"'))
+    assert records.fingerprints("signal", table).to_pylist() == [
+        records.fingerprint("signal", *row) for row in records.rows(table)]
+
+
+def test_dedup_keeps_the_first_row_per_key_nulls_included():
+    table = pa.table({"a": ["x", "x", None, None, "y", "x", None], "b": [1, 1, 2, 2, None, 2, None],
+                      "fingerprint": [5, 3, 1, 0, 9, 9, 4]})
+    assert records._dedup(table, ["a", "b"]).to_pylist() == [
+        {"a": "x", "b": 1, "fingerprint": 3}, {"a": "x", "b": 2, "fingerprint": 9},
+        {"a": "y", "b": None, "fingerprint": 9}, {"a": None, "b": 2, "fingerprint": 0},
+        {"a": None, "b": None, "fingerprint": 4}]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_signal_items_are_in_group_then_time_order_when_runs_share_a_group_or_come_unsorted(shuffle):
+    from fleet_assets.analytics import wire_items
+
+    rows = [("VIN-A", "0D", f"2025-01-01T00:00:0{s}Z", float(s), s) for s in (1, 4, 7)]
+    rows += [("VIN-B", "0D", f"2025-01-01T00:00:0{s}Z", float(s), 10 + s) for s in (2, 3, 9)]  # same config id
+    rows += [("VIN-C", "0C", f"2025-01-01T00:00:0{s}Z", float(s), 20 + s) for s in (5, 6)]
+    if shuffle:
+        random.Random(3).shuffle(rows)
+    table = pa.Table.from_pylist([dict(zip(records.SIGNAL_SCHEMA.names, r)) for r in rows], records.SIGNAL_SCHEMA)
+    mids = {wire_items.message_key(wire_items.pid_message(p)): n for n, p in enumerate(("0D", "0C"), start=1)}
+    items = wire_items.signal_items(table, {"VIN-A": 7, "VIN-B": 7, "VIN-C": 3}.__getitem__, mids)
+    assert [(i.group, i.point["time"]) for i in items] == sorted((i.group, i.point["time"]) for i in items)
+    assert sorted(i.fingerprint for i in items) == sorted(r[4] for r in rows)

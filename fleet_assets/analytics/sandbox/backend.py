@@ -21,14 +21,26 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from graphql import GraphQLError, build_schema, graphql_sync, parse
+import orjson
+from graphql import ExecutionResult, GraphQLError, build_schema, execute_sync, parse, validate
 from graphql.language import OperationDefinitionNode
 
 from fleet_assets.analytics.sandbox.fault_plan import FaultPlan
+from fleet_assets.analytics.sandbox.plain_points import PlainPointsExecutionContext
 from fleet_assets.analytics.sandbox.store import MemoryStore, SqliteStore
 from fleet_assets.analytics.sdl import sdl_text
 
 log = logging.getLogger(__name__)
+
+
+def _json_body(body: bytes) -> Any:
+    """The request's JSON: orjson (~4x faster on 10^5 points), else the standard library for what only it
+    reads (NaN/Infinity literals, UTF-16/32 bodies, integers past 64 bits, lone surrogates), so the backend
+    accepts exactly the bodies it accepted before and answers a malformed one with the same error."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _rejected(message: str) -> GraphQLError:
@@ -147,13 +159,16 @@ class AnalyticsSandbox:
 
     def _upsert_signals(self, _root, _info, input: dict | None = None) -> list[dict]:
         writes, out = [], []
+        poisoning = self.faults.poison_rate > 0
         for sig in (input or {}).get("signals", []):
             self._config(sig["configurationId"])
             msg = self._check_message(sig["messageId"])
+            cid, mid, name, unit = sig["configurationId"], sig["messageId"], sig["name"], sig["unit"]
             for point in sig["data"]:
-                key = (sig["configurationId"], sig["messageId"], sig["name"], point["time"])
-                self._poison_check("signal", key)
-                writes.append((key, (point.get("value"), point.get("svalue"), sig["unit"])))
+                key = (cid, mid, name, point["time"])
+                if poisoning:  # ~10^5 points a request: skip the call when no record can be poisoned
+                    self._poison_check("signal", key)
+                writes.append((key, (point.get("value"), point.get("svalue"), unit)))
             out.append({**sig, "id": len(out) + 1, "messageName": msg["name"]})
         self._commit("signal", writes)
         return out
@@ -201,6 +216,15 @@ class AnalyticsSandbox:
         return {"id": self.points_received["network_stats"], **input}
 
     # ---------------------------------------------------------------- requests
+    def _execute(self, document, variables: dict | None) -> ExecutionResult:
+        """``graphql_sync`` on the parsed document (validate, then execute); plain signal points are coerced
+        without graphql-core's per-value walk, to the same values (``plain_points``)."""
+        errors = validate(self._schema, document)
+        if errors:
+            return ExecutionResult(data=None, errors=errors)
+        return execute_sync(self._schema, document, variable_values=variables,
+                            execution_context_class=PlainPointsExecutionContext)
+
     def handle(self, body: bytes, headers: Mapping[str, str]) -> AnalyticsSandboxResponse:
         """One HTTP request body → response, with the fault plan applied."""
         with self._lock:
@@ -217,7 +241,7 @@ class AnalyticsSandbox:
                     return AnalyticsSandboxResponse(401, b'{"errors": [{"message": "unauthorized"}]}')
                 self.authorized_requests += 1
             try:
-                payload = json.loads(body)
+                payload = _json_body(body)
                 document = parse(payload["query"])
             except Exception as exc:  # noqa: BLE001 - any malformed body is the client's fault
                 body = json.dumps({"errors": [{"message": f"bad request: {exc}"}]}).encode()
@@ -242,8 +266,7 @@ class AnalyticsSandbox:
             if outcome == "timeout":
                 return AnalyticsSandboxResponse(504, b"", hang=True)
             with self.data.transaction():  # what the resolvers wrote commits, even next to an error (aliases)
-                result = graphql_sync(self._schema, document.loc.source.body,
-                                      variable_values=payload.get("variables"))
+                result = self._execute(document, payload.get("variables"))
             if outcome == "commit_then_500":
                 return AnalyticsSandboxResponse(500, b"")
             out: dict[str, Any] = {"data": result.data}
