@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,24 +36,13 @@ from fleet_assets.sandbox import SandboxConfig, serve_in_thread
 from fleet_assets.warehouse.resources import FleetStorage
 
 from ..storage.digests import output_digests
+from .cluster import new_database, worker_hosts
 
 SANDBOX = SandboxConfig(motive_vehicles=3, samsara_vehicles=0, interval_s=3600, latency_ms=50)
 PIPELINE = ["raw_motive", "normalized_motive", "telemetry", "analytics_upload"]  # one provider: enough here
 DATASETS, PROVIDERS = ("normalized_motive", "telemetry"), ("motive",)
 LOADED = "are valid. Continuing execution"  # the backfill daemon resolved the backfill's assets in the location
 
-
-def _load_worker_hosts():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("worker_hosts", Path(__file__).parents[2] / "scripts" /
-                                                  "worker_hosts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-worker_hosts = _load_worker_hosts()
 
 
 class OwnPostgres:
@@ -88,12 +76,6 @@ def _with_password(url: str, password: str) -> str:
     it; a deployment's URL holds one, and no message may show it)."""
     return url.replace("postgres:@", f"postgres:{password}@", 1)
 
-
-def _new_database(admin: str) -> str:
-    name = f"fleet_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.replace("/postgres?", f"/{name}?", 1)
 
 
 def _services_env(providers: str, **extra: str) -> dict:
@@ -144,13 +126,13 @@ def test_state_database_and_daemon_crash_mid_backfill_it_completes_once(tmp_path
     The backfill goes on: day 1 retried, day 2 run, every asset of every day materialized once, outputs and
     ledger equal to a clean run, each record acknowledged once."""
     days = ["2025-06-01", "2025-06-02"]
-    dagster_db = _new_database(postgres_server)
+    dagster_db = new_database(postgres_server)
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
     pg = OwnPostgres(Path(tempfile.mkdtemp(prefix="fleet-pg-state-")))
     analytics = AnalyticsSandbox()
     reference = ThreadPoolExecutor(1)
     try:
-        state_db = _with_password(_new_database(pg.admin), "state-pw")
+        state_db = _with_password(new_database(pg.admin), "state-pw")
         with serve_in_thread(SANDBOX) as providers, serve_analytics(analytics) as graphql:
             env = _services_env(providers, FLEET_STATE_URL=state_db, FLEET_STORAGE_URL=s3_storage_url,
                                 GRAPH_SERVICE_URL=graphql)
@@ -231,10 +213,10 @@ def test_instance_database_crash_mid_run_the_run_goes_on_and_lands_once(tmp_path
     assets = ["raw_motive", "normalized_motive"]
     pg = OwnPostgres(Path(tempfile.mkdtemp(prefix="fleet-pg-outage-")))
     try:
-        dagster_db = _with_password(_new_database(pg.admin), "instance-pw")
+        dagster_db = _with_password(new_database(pg.admin), "instance-pw")
         monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
         with serve_in_thread(SANDBOX) as providers:
-            env = _services_env(providers, FLEET_STATE_URL=_new_database(postgres_server),
+            env = _services_env(providers, FLEET_STATE_URL=new_database(postgres_server),
                                 FLEET_STORAGE_URL=s3_storage_url)
             cluster = worker_hosts.Cluster(tmp_path / "cluster", env, workers=1, slots=1, daemon_interval_seconds=2)
             try:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from fleet_assets.storage.layout import DataLayout
 from fleet_assets.warehouse.resources import FleetStorage
 
 from ..storage.digests import output_digests
+from .cluster import new_database, worker_hosts
 from ..trips.conftest import land
 
 DAYS = [f"2025-06-{d:02d}" for d in range(1, 9)]
@@ -58,24 +57,6 @@ SANDBOX = SandboxConfig(motive_vehicles=12, samsara_vehicles=4, interval_s=1800,
                         motive_max_simultaneous=MOTIVE_SIMULTANEOUS_CAP)
 
 
-def _load_worker_hosts():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("worker_hosts", Path(__file__).parents[2] / "scripts" /
-                                                  "worker_hosts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-worker_hosts = _load_worker_hosts()
-
-
-def _new_database(admin: str) -> str:
-    name = f"fleet_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.replace("/postgres?", f"/{name}?", 1)
 
 
 def _land_trips(zone: LandingZone) -> None:
@@ -138,7 +119,7 @@ def _check_catalog(proc, host, instance, expected_rows: dict) -> None:
 @pytest.mark.timeout(600)
 def test_two_hosts_backfill_with_a_killed_run_matches_embedded(tmp_path, postgres_server, s3_storage_url,
                                                               monkeypatch):
-    dagster_db, state_db = _new_database(postgres_server), _new_database(postgres_server)
+    dagster_db, state_db = new_database(postgres_server), new_database(postgres_server)
     # this process reads the instance too (to launch the backfill and watch it)
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.replace("postgresql://", "postgresql+psycopg2://", 1))
     analytics = AnalyticsSandbox()
@@ -150,10 +131,10 @@ def test_two_hosts_backfill_with_a_killed_run_matches_embedded(tmp_path, postgre
         # host-0 (killed and wiped) runs one run at a time, so "between runs" is exact; host-1 two. The run limit
         # is the 3 slots: the queue launches no run that no worker can claim before run monitoring's start timeout
         cluster = worker_hosts.Cluster(tmp_path / "cluster", env, workers=2, slots=1, dequeue_interval_seconds=1,
-                                       max_concurrent_runs=3)
+                                       max_concurrent_runs=3, daemon_interval_seconds=5)
         cluster.hosts[1].slots = 2
         reference, reader = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
-        # the embedded reference, computed meanwhile (the daemon mostly waits on its 30 s backfill ticks)
+        # the embedded reference, computed meanwhile (the daemon mostly waits on its backfill ticks)
         embedded_future = reference.submit(_embedded_reference, tmp_path / "embedded", DAYS)
         try:
             # the trips are the backfill's to build: the trip sensor (its deployed path: trips/) would only rebuild

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from .test_two_hosts import worker_hosts
+from .cluster import worker_hosts
 
 
 def _alive(proc: subprocess.Popen) -> bool:
