@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from fleet_assets.analytics.ledger import MEMORY_LIMIT
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.parquet_partitions import write_partition
 from fleet_assets.trips.edge_schemas import EDGE_DTCS_SCHEMA, EDGE_EVENTS_SCHEMA
@@ -87,3 +88,41 @@ def test_peak_memory_of_an_upload_10x_one_shard_stays_flat(storage, loopback, st
     assert one["shards"] == 1 and ten["shards"] >= 8
     assert ten["sent"] == 10 * SHARD + 2 * (10 * SHARD // ROWS_PER_VEHICLE)  # gps + signals + 2 stats/vehicle
     assert large - small < MARGIN_MB, f"peak RSS grew {large:.0f} MB (10x day) vs {small:.0f} MB (one shard)"
+
+
+LEDGER_CHILD = """
+import json, sys
+from pathlib import Path
+import duckdb
+from fleet_assets.analytics.ledger import UploadLedger
+path, endpoint, records = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+UploadLedger(path, endpoint).position("2025-06-01")  # creates the schema
+with duckdb.connect(str(path)) as con:  # a day's acks, as the uploader's commits leave them
+    con.execute("INSERT INTO upload_records SELECT $1, '2025-06-01', 'signal', (hash(i) >> 1)::BIGINT, "
+                "'batch-' || (i // 50000), now() FROM range($2) t(i)", [endpoint, records])
+def rss_kb(field):
+    return int(next(l for l in open("/proc/self/status") if l.startswith(field)).split()[1])
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+base = rss_kb("VmRSS:")
+position = UploadLedger(path, endpoint).position("2025-06-01")
+print(json.dumps({"growth_mb": (rss_kb("VmHWM:") - base) / 1024, "acked": position.acked_records}))
+"""
+
+
+@pytest.mark.slow
+def test_embedded_ledger_position_of_a_large_day_stays_flat(tmp_path):
+    """The end-of-upload position counts a day's distinct acks in the embedded DuckDB ledger. With DuckDB's default
+    memory limit (80 % of RAM) that count held the day's fingerprints in memory: +923 MB for 20M records (a 4M-event
+    day), which put a 4M-event upload at 1.8 GB (benchmarks/edge_day.py). Unbounded, 8M records here took +547 MB."""
+    growth = {}
+    for records in (1_000_000, 8_000_000):
+        out = subprocess.run([sys.executable, "-c", LEDGER_CHILD, str(tmp_path / f"ledger-{records}.duckdb"),
+                              "http://analytics.invalid/graphql", str(records)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert result["acked"] == records
+        growth[records] = result["growth_mb"]
+    limit_mb = int(MEMORY_LIMIT.removesuffix("MB"))
+    assert growth[8_000_000] < limit_mb + MARGIN_MB, f"peak RSS growth by records: {growth}"
