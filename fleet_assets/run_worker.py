@@ -347,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
         "The instance comes from DAGSTER_HOME (deploy/dagster.yaml with DAGSTER_PG_URL).")
     parser.add_argument("--slots", type=int, default=1, help="runs executed at once (default %(default)s)")
     parser.add_argument("--poll-seconds", type=float, default=1.0,
-                        help="idle wait between queue looks and between cancel checks of a running run "
-                        "(a run's end is seen at once)")
+                        help="idle wait between queue looks (a running run's claim and cancel are checked "
+                        "every second; its end is seen at once)")
     parser.add_argument("--name", default=None, help="worker name in run logs (default host:pid)")
     parser.add_argument("--workdir", default=None, help="working directory of run processes (default: here)")
     return parser
