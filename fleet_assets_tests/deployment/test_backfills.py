@@ -15,16 +15,29 @@ TEN_ASSETS = [*PROVIDER_ASSETS, "edge_events", "edge_dtcs", "trip_summaries", "n
               "analytics_upload"]
 
 
+HISTORY_DAY = "2017-01-10"
+SEVEN_DAYS = [f"2025-06-{day:02d}" for day in range(1, 8)]
+
+
 def _partitions(backfill: dict) -> list[str]:
     return sorted(t["value"] for r in backfill["runs"] for t in r["tags"] if t["key"] == "dagster/partition")
 
 
+@pytest.fixture(scope="module")
+def backfills(deployment) -> dict[str, str]:
+    """Both backfills launched at once, as a user may queue several in the UI: the daemon's ticks (30 s apart in
+    `make dev`) and the run queue are shared, so the two tests wait for them once instead of one after the other.
+    The 2017 day goes first, so its one run is in the first wave of the run queue (max_concurrent_runs: 4)."""
+    return {"history": deployment.launch_backfill(PROVIDER_ASSETS, [HISTORY_DAY]),
+            "seven_days": deployment.launch_backfill(TEN_ASSETS, SEVEN_DAYS)}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # above the backfill's own wait, so a slow run fails with its summary
-def test_backfill_of_2017_history(deployment):
+def test_backfill_of_2017_history(deployment, backfills):
     """Item 2: with FLEET_PARTITIONS_START=2017-01-01 a 2017 day of the provider assets loads, and lands in Parquet."""
-    day = "2017-01-10"
-    backfill = deployment.wait_for_backfill(deployment.launch_backfill(PROVIDER_ASSETS, [day]), timeout=300)
+    day = HISTORY_DAY
+    backfill = deployment.wait_for_backfill(backfills["history"], timeout=300)
     assert backfill["status"] == "COMPLETED_SUCCESS", deployment.summarize(backfill["runs"])
     assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"] and _partitions(backfill) == [day]
     storage = FleetStorage(data_dir=str(deployment.data_dir))
@@ -34,10 +47,11 @@ def test_backfill_of_2017_history(deployment):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # above the backfill's own 540 s wait, so a slow run fails with the runs' summary
-def test_seven_day_backfill_of_the_ten_assets_succeeds(deployment):
-    """Item 1: raw_motive … analytics_upload for 7 consecutive days, on the embedded defaults, every run succeeds."""
-    days = [f"2025-06-{day:02d}" for day in range(1, 8)]
-    backfill = deployment.wait_for_backfill(deployment.launch_backfill(TEN_ASSETS, days), timeout=540)
+def test_seven_day_backfill_of_the_ten_assets_succeeds(deployment, backfills):
+    """Item 1: raw_motive … analytics_upload for 7 consecutive days, on the embedded defaults, every run succeeds
+    (launched beside the 2017 backfill, see ``backfills``)."""
+    days = SEVEN_DAYS
+    backfill = deployment.wait_for_backfill(backfills["seven_days"], timeout=540)
     runs = backfill["runs"]
     assert backfill["status"] == "COMPLETED_SUCCESS" and all(r["status"] == "SUCCESS" for r in runs), deployment.summarize(runs)
     assert _partitions(backfill) == days  # one run per partition (Dagster's default without a backfill policy)
