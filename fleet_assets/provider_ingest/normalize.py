@@ -1,25 +1,38 @@
-"""One provider-day from raw storage to deduplicated unified rows, shard by shard (no Dagster, no writes).
+"""A provider-day from raw storage to deduplicated unified rows, shard by shard (no Dagster).
 
 A stored fetch holds ``raw.shards`` shards (``transforms.shards``); each is
 parsed, normalised and deduplicated on its own, so memory is one shard's, and
 the result is the same as for the whole day: a vehicle's points, readings and
-assignments are all in its shard, and dedup keys never cross shards.
+assignments are all in its shard, and dedup keys never cross shards. Shards
+therefore also run in parallel worker processes (``workers``): the caller reads
+each shard's gzip bytes from the store and a worker does the CPU-bound rest
+(gunzip, parse, normalize, dedup); results come back in shard order.
+
+:func:`write_telemetry_from_raw` is the whole streamed day in one call: both
+providers' raw shards -> telemetry rows -> one atomically published partition.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.days import in_day
-from fleet_assets.storage.raw_store import RawFetch
+from fleet_assets.provider_ingest.workers import ordered_map, worker_count
+from fleet_assets.schema import TELEMETRY_SCHEMA
+from fleet_assets.storage.objects import StoreDir
+from fleet_assets.storage.parquet_partitions import PartitionWrite, partition_writer
+from fleet_assets.storage.raw_store import RawFetch, gunzip, read_raw
 from fleet_assets.transforms import dedup_telemetry, normalize_motive, normalize_samsara
 from fleet_assets.transforms.common import parse_utc
-from fleet_assets.transforms.motive import motive_vehicles_table
-from fleet_assets.transforms.wire import ndjson_to_table
+from fleet_assets.transforms.motive import motive_locations_table, motive_vehicles_table
+from fleet_assets.transforms.wire import SAMSARA_ASSIGNMENT_SCHEMA, SAMSARA_STATS_SCHEMA, as_table, ndjson_to_table
 
 _MOTIVE_TS = pa.schema([("vehicle_location", pa.struct([("located_at", pa.string())]))])
 _SAMSARA_TS = pa.schema([("gps", pa.list_(pa.struct([("time", pa.string())])))])
@@ -44,22 +57,105 @@ def _raw_points(provider: str, points: bytes, day: str) -> tuple[int, int]:
     return int(pc.sum(in_day(parsed, day)).as_py() or 0), len(parsed)
 
 
-def normalize_provider_shards(provider: str, raw: RawFetch, day: str) -> Iterator[NormalizedDay]:
-    """Shard ``k`` of the day for ``k`` in ``range(raw.shards)``, each deduplicated."""
+def _provider_shard(work: tuple) -> NormalizedDay:
+    """One provider shard from its gzip files (runs in a worker process or in the caller's)."""
+    provider, day, vehicles, units, gz = work
     if provider == "motive":
-        vehicles = motive_vehicles_table(raw.read("vehicles"))  # small: every shard needs the fleet list
-        units = raw.manifest.get("units")
-    elif provider != "samsara":
+        points = gunzip(gz["locations"])
+        table = normalize_motive(vehicles, points, day, units=units)
+    else:
+        points = gunzip(gz["stats"])
+        table = normalize_samsara(points, gunzip(gz["assignments"]), day)
+    deduped = dedup_telemetry(table)
+    in_day_count, total = _raw_points(provider, points, day)
+    return NormalizedDay(deduped.table, deduped.duplicates, in_day_count, total)
+
+
+_FILES = {"motive": ("locations",), "samsara": ("stats", "assignments")}
+
+
+def normalize_provider_shards(provider: str, raw: RawFetch, day: str, workers: int = 1) -> Iterator[NormalizedDay]:
+    """Shard ``k`` of the day for ``k`` in ``range(raw.shards)``, each deduplicated, computed by ``workers``
+    processes (1: in this process). Close the iterator when stopping early (see ``workers.ordered_map``)."""
+    if provider not in _FILES:
         raise ValueError(f"unknown provider {provider!r}")
-    for k in range(raw.shards):
-        if provider == "motive":
-            points = raw.shard("locations", k)
-            table = normalize_motive(vehicles, points, day, units=units)
-        else:
-            points = raw.shard("stats", k)
-            table = normalize_samsara(points, raw.shard("assignments", k), day)
-        deduped = dedup_telemetry(table)
-        in_day_count, total = _raw_points(provider, points, day)
-        yield NormalizedDay(deduped.table, deduped.duplicates, in_day_count, total)
+    vehicles = motive_vehicles_table(raw.read("vehicles")) if provider == "motive" else None  # small: every shard needs it
+    units = raw.manifest.get("units")
+    work = ((provider, day, vehicles, units, {name: raw.shard_gz(name, k) for name in _FILES[provider]})
+            for k in range(raw.shards))
+    yield from ordered_map(_provider_shard, work, workers)
 
 
+@dataclass(frozen=True)
+class StreamedDay:
+    """What :func:`write_telemetry_from_raw` did: counts, and CPU seconds per stage summed over shards."""
+
+    written: PartitionWrite
+    shards: int
+    workers: int
+    rows_in: int
+    rows_out: int
+    ndjson_bytes: int
+    cpu_s: dict[str, float]  # gunzip, parse, normalize, dedup (in the workers), write (in the caller)
+
+
+def _telemetry_shard(work: tuple) -> tuple[pa.Table, dict]:
+    """Both providers' shard -> deduplicated telemetry rows, with per-stage CPU seconds."""
+    day, vehicles, units, gz = work
+    clock, cpu = time.process_time(), {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.process_time()
+        cpu[stage] = cpu.get(stage, 0.0) + now - clock
+        clock = now
+
+    files = {name: gunzip(data) for name, data in gz.items()}
+    lap("gunzip")
+    ndjson_bytes = sum(map(len, files.values()))
+    locations = motive_locations_table(files.pop("locations"))
+    stats = as_table(files.pop("stats"), SAMSARA_STATS_SCHEMA, "samsara stats history")
+    assignments = as_table(files.pop("assignments"), SAMSARA_ASSIGNMENT_SCHEMA, "samsara driver assignment")
+    lap("parse")
+    both = pa.concat_tables([normalize_motive(vehicles, locations, day, units=units),
+                             normalize_samsara(stats, assignments, day)])
+    del locations, stats, assignments
+    lap("normalize")
+    deduped = dedup_telemetry(both)
+    lap("dedup")
+    return deduped.table, {"cpu_s": cpu, "rows_in": both.num_rows, "ndjson_bytes": ndjson_bytes}
+
+
+def write_telemetry_from_raw(raw_dir: StoreDir | str | Path, dataset: StoreDir | str | Path, day: str, *,
+                             workers: int | None = None) -> StreamedDay:
+    """Both providers' stored fetch of ``day`` -> the deduplicated telemetry partition, shard by shard.
+
+    The providers must be stored with the same shard count. ``workers``: processes (None: one per CPU, at
+    most one per shard; 1: in this process). Any error (a bad raw file in any shard, in any worker)
+    raises with the same message as in process and publishes nothing: the previous partition stays.
+    """
+    motive, samsara = read_raw(raw_dir, "motive", day), read_raw(raw_dir, "samsara", day)
+    shards = motive.shards
+    if samsara.shards != shards:
+        raise ValueError(f"motive and samsara fetches of {day} are stored in {shards} and {samsara.shards} shards; "
+                         "re-fetch one so both match")
+    workers = worker_count(shards, workers)
+    vehicles = motive_vehicles_table(motive.read("vehicles"))
+    units = motive.manifest.get("units")
+    work = ((day, vehicles, units, {"locations": motive.shard_gz("locations", k), "stats": samsara.shard_gz("stats", k),
+                                    "assignments": samsara.shard_gz("assignments", k)}) for k in range(shards))
+    cpu = dict.fromkeys(("gunzip", "parse", "normalize", "dedup", "write"), 0.0)
+    rows_in = ndjson_bytes = 0
+    with partition_writer(dataset, day, TELEMETRY_SCHEMA) as out, \
+            contextlib.closing(ordered_map(_telemetry_shard, work, workers)) as results:
+        for k, (table, stats) in enumerate(results):
+            start = time.process_time()
+            out.write(table, shard=k, shards=shards)
+            cpu["write"] += time.process_time() - start
+            for stage, seconds in stats["cpu_s"].items():
+                cpu[stage] += seconds
+            rows_in += stats["rows_in"]
+            ndjson_bytes += stats["ndjson_bytes"]
+        start = time.process_time()
+    cpu["write"] += time.process_time() - start  # closing the file and the publish
+    return StreamedDay(out.result, shards, workers, rows_in, out.result.rows, ndjson_bytes, cpu)

@@ -186,7 +186,7 @@ def _duckdb():
 
     pid, con = getattr(_duckdb_local, "con", (None, None))
     if pid != os.getpid():
-        con = duckdb.connect()
+        con = duckdb.connect(config={"threads": pa.cpu_count()})  # Arrow's count: 1 in a shard worker process
         _duckdb_local.con = (os.getpid(), con)
     return con
 

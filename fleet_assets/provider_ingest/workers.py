@@ -1,0 +1,78 @@
+"""A day's shards on several cores: worker processes, results in shard order (plain library, no Dagster).
+
+Shards are independent (``transforms.shards``), so the CPU-bound part of a shard
+(gunzip, parse, normalize, dedup) runs in a worker process while the caller
+appends the finished shards to the day's one staging file in shard order; the
+day is still published once, by the caller, and only if every shard succeeded.
+
+Why processes (not threads): the transforms hold the GIL between Arrow calls and
+DuckDB/Arrow each start their own thread pools; one single-threaded process per
+core keeps every core busy without oversubscription. Why ``spawn``: the caller
+may be a threaded Dagster process, which must not be forked; spawned workers
+are also plain children, so their CPU time and peak RSS show up in the caller's
+``RUSAGE_CHILDREN`` once the pool is closed. Memory: at most ``workers + 1``
+shards are in flight (their inputs are read lazily), each worker holds one.
+
+A worker's exception is re-raised by the iterator for that shard (same type and
+message as in process); closing the iterator (or an exception in the caller)
+cancels what has not started and waits for the workers to exit, so no worker
+outlives the call.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TypeVar
+
+import pyarrow as pa
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (affinity-aware, e.g. a pinned container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def worker_count(shards: int, setting: int | None = None) -> int:
+    """Processes for a day of ``shards`` shards: ``setting`` (``settings.shard_workers()``) or one per CPU,
+    never more than the shards; 1 means in process."""
+    return max(1, min(setting or available_cpus(), shards))
+
+
+def _init_worker() -> None:
+    pa.set_cpu_count(1)  # one thread per process: DuckDB and take_rows follow Arrow's count
+    pa.set_io_thread_count(1)
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``map(fn, items)`` with ``workers`` processes; results in input order.
+
+    ``fn`` and the items must pickle (module-level function; bytes, Arrow tables, plain values).
+    ``workers <= 1`` is exactly ``map`` in this process. Close the iterator (``contextlib.closing``)
+    when stopping early so the pool is shut down at once rather than at garbage collection.
+    """
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+    pending: deque[Future] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > workers:  # one queued beyond the running ones: no core waits for the caller
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
