@@ -21,6 +21,7 @@ outlives the call.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 from collections import deque
@@ -48,9 +49,33 @@ def worker_count(shards: int, setting: int | None = None) -> int:
     return max(1, min(setting or available_cpus(), shards))
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters (malloc.h)
+
+
 def _init_worker() -> None:
     pa.set_cpu_count(1)  # one thread per process: DuckDB and take_rows follow Arrow's count
     pa.set_io_thread_count(1)
+    _reuse_freed_memory()
+
+
+def _reuse_freed_memory() -> None:
+    """Keep freed memory in the worker for the next shard instead of returning it to the OS.
+
+    Every shard allocates and frees the same few hundred MB (NDJSON bytes, Arrow columns, numpy keys).
+    By default glibc maps each large block afresh and Arrow's allocator returns pages soon after use,
+    so every shard faults its memory in again; on a VM whose freed pages go back to the host (virtio
+    balloon free-page reporting) a first touch costs ~2 s per GB, measured (benchmarks/RESULTS.md).
+    So in a worker (and only there): glibc serves large blocks from its heap and never trims it, and
+    Arrow allocates through glibc. The worker's RSS then stays at its peak (one shard's working set)
+    until it exits with the pool. Other C libraries (musl): nothing to tune, skipped.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_MAX, 0)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    except (OSError, AttributeError):
+        return
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
