@@ -233,7 +233,7 @@ def run_streamed(storage, day: str, workers: int | None = None) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     return {"read_s": r.cpu_s["gunzip"], "parse_s": r.cpu_s["parse"], "normalize_s": r.cpu_s["normalize"],
-            "dedup_s": r.cpu_s["dedup"], "write_s": r.cpu_s["write"], "total_s": total, "rows_in": r.rows_in,
+            "dedup_s": r.cpu_s["dedup"], "hand_over_s": r.cpu_s["hand_over"], "write_s": r.cpu_s["write"], "total_s": total, "rows_in": r.rows_in,
             "rows_out": r.rows_out, "raw_mb": r.ndjson_bytes / 1e6, "shards": r.shards, "workers": r.workers,
             "stages": "cpu_s summed over workers", "cpu_s": time.process_time() - c0 + child_cpu,
             "worker_peak_rss_mb": after.ru_maxrss / 1024 if r.workers > 1 else None}

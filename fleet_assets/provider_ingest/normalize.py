@@ -15,6 +15,7 @@ providers' raw shards -> telemetry rows -> one atomically published partition.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleet_assets.days import in_day
-from fleet_assets.provider_ingest.workers import ordered_map, worker_count
+from fleet_assets.provider_ingest.workers import hand_over, ordered_map, spill_dir, taken, worker_count
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.objects import StoreDir
 from fleet_assets.storage.parquet_partitions import PartitionWrite, partition_writer
@@ -59,7 +60,7 @@ def _raw_points(provider: str, points: bytes, day: str) -> tuple[int, int]:
 
 def _provider_shard(work: tuple) -> NormalizedDay:
     """One provider shard from its gzip files (runs in a worker process or in the caller's)."""
-    provider, day, vehicles, units, gz = work
+    provider, day, vehicles, units, gz, spill = work
     if provider == "motive":
         points = gunzip(gz["locations"])
         table = normalize_motive(vehicles, points, day, units=units)
@@ -68,7 +69,7 @@ def _provider_shard(work: tuple) -> NormalizedDay:
         table = normalize_samsara(points, gunzip(gz["assignments"]), day)
     deduped = dedup_telemetry(table)
     in_day_count, total = _raw_points(provider, points, day)
-    return NormalizedDay(deduped.table, deduped.duplicates, in_day_count, total)
+    return NormalizedDay(hand_over(deduped.table, spill), deduped.duplicates, in_day_count, total)
 
 
 _FILES = {"motive": ("locations",), "samsara": ("stats", "assignments")}
@@ -81,9 +82,11 @@ def normalize_provider_shards(provider: str, raw: RawFetch, day: str, workers: i
         raise ValueError(f"unknown provider {provider!r}")
     vehicles = motive_vehicles_table(raw.read("vehicles")) if provider == "motive" else None  # small: every shard needs it
     units = raw.manifest.get("units")
-    work = ((provider, day, vehicles, units, {name: raw.shard_gz(name, k) for name in _FILES[provider]})
-            for k in range(raw.shards))
-    yield from ordered_map(_provider_shard, work, workers)
+    with spill_dir(workers) as spill, contextlib.closing(ordered_map(_provider_shard, (
+            (provider, day, vehicles, units, {name: raw.shard_gz(name, k) for name in _FILES[provider]}, spill)
+            for k in range(raw.shards)), workers)) as results:
+        for result in results:
+            yield dataclasses.replace(result, table=taken(result.table))
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,12 @@ class StreamedDay:
     rows_in: int
     rows_out: int
     ndjson_bytes: int
-    cpu_s: dict[str, float]  # gunzip, parse, normalize, dedup (in the workers), write (in the caller)
+    cpu_s: dict[str, float]  # gunzip, parse, normalize, dedup, hand_over (in the workers), write (in the caller)
 
 
 def _telemetry_shard(work: tuple) -> tuple[pa.Table, dict]:
     """Both providers' shard -> deduplicated telemetry rows, with per-stage CPU seconds."""
-    day, vehicles, units, gz = work
+    day, vehicles, units, gz, spill = work
     clock, cpu = time.process_time(), {}
 
     def lap(stage: str) -> None:
@@ -123,7 +126,9 @@ def _telemetry_shard(work: tuple) -> tuple[pa.Table, dict]:
     lap("normalize")
     deduped = dedup_telemetry(both)
     lap("dedup")
-    return deduped.table, {"cpu_s": cpu, "rows_in": both.num_rows, "ndjson_bytes": ndjson_bytes}
+    table = hand_over(deduped.table, spill)
+    lap("hand_over")
+    return table, {"cpu_s": cpu, "rows_in": both.num_rows, "ndjson_bytes": ndjson_bytes}
 
 
 def write_telemetry_from_raw(raw_dir: StoreDir | str | Path, dataset: StoreDir | str | Path, day: str, *,
@@ -142,20 +147,20 @@ def write_telemetry_from_raw(raw_dir: StoreDir | str | Path, dataset: StoreDir |
     workers = worker_count(shards, workers)
     vehicles = motive_vehicles_table(motive.read("vehicles"))
     units = motive.manifest.get("units")
-    work = ((day, vehicles, units, {"locations": motive.shard_gz("locations", k), "stats": samsara.shard_gz("stats", k),
-                                    "assignments": samsara.shard_gz("assignments", k)}) for k in range(shards))
-    cpu = dict.fromkeys(("gunzip", "parse", "normalize", "dedup", "write"), 0.0)
+    cpu = dict.fromkeys(("gunzip", "parse", "normalize", "dedup", "hand_over", "write"), 0.0)
     rows_in = ndjson_bytes = 0
-    with partition_writer(dataset, day, TELEMETRY_SCHEMA) as out, \
-            contextlib.closing(ordered_map(_telemetry_shard, work, workers)) as results:
-        for k, (table, stats) in enumerate(results):
-            start = time.process_time()
-            out.write(table, shard=k, shards=shards)
-            cpu["write"] += time.process_time() - start
-            for stage, seconds in stats["cpu_s"].items():
-                cpu[stage] += seconds
-            rows_in += stats["rows_in"]
-            ndjson_bytes += stats["ndjson_bytes"]
+    with partition_writer(dataset, day, TELEMETRY_SCHEMA) as out, spill_dir(workers) as spill:
+        work = ((day, vehicles, units, {"locations": motive.shard_gz("locations", k), "stats": samsara.shard_gz("stats", k),
+                                        "assignments": samsara.shard_gz("assignments", k)}, spill) for k in range(shards))
+        with contextlib.closing(ordered_map(_telemetry_shard, work, workers)) as results:
+            for k, (table, stats) in enumerate(results):
+                start = time.process_time()
+                out.write(taken(table), shard=k, shards=shards)
+                cpu["write"] += time.process_time() - start
+                for stage, seconds in stats["cpu_s"].items():
+                    cpu[stage] += seconds
+                rows_in += stats["rows_in"]
+                ndjson_bytes += stats["ndjson_bytes"]
         start = time.process_time()
     cpu["write"] += time.process_time() - start  # closing the file and the publish
     return StreamedDay(out.result, shards, workers, rows_in, out.result.rows, ndjson_bytes, cpu)
