@@ -8,8 +8,8 @@ therefore also run in parallel worker processes (``workers``): the caller reads
 each shard's gzip bytes from the store and a worker does the CPU-bound rest
 (gunzip, parse, normalize, dedup); results come back in shard order.
 
-:func:`write_telemetry_from_raw` is the whole streamed day in one call: both
-providers' raw shards -> telemetry rows -> one atomically published partition.
+:class:`TelemetryFromRaw` is the whole streamed day: both providers' raw shards ->
+telemetry rows shard by shard, for one atomic publish by the caller.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ import pyarrow.compute as pc
 
 from fleet_assets.days import in_day
 from fleet_assets.provider_ingest.workers import hand_over, ordered_map, spill_dir, taken, worker_count
-from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.objects import StoreDir
-from fleet_assets.storage.parquet_partitions import PartitionWrite, partition_writer
 from fleet_assets.storage.raw_store import RawFetch, gunzip, read_raw
 from fleet_assets.transforms import dedup_telemetry, normalize_motive, normalize_samsara
 from fleet_assets.transforms.common import parse_utc
@@ -89,19 +87,6 @@ def normalize_provider_shards(provider: str, raw: RawFetch, day: str, workers: i
             yield dataclasses.replace(result, table=taken(result.table))
 
 
-@dataclass(frozen=True)
-class StreamedDay:
-    """What :func:`write_telemetry_from_raw` did: counts, and CPU seconds per stage summed over shards."""
-
-    written: PartitionWrite
-    shards: int
-    workers: int
-    rows_in: int
-    rows_out: int
-    ndjson_bytes: int
-    cpu_s: dict[str, float]  # gunzip, parse, normalize, dedup, hand_over (in the workers), write (in the caller)
-
-
 def _telemetry_shard(work: tuple) -> tuple[pa.Table, dict]:
     """Both providers' shard -> deduplicated telemetry rows, with per-stage CPU seconds."""
     day, vehicles, units, gz, spill = work
@@ -131,36 +116,41 @@ def _telemetry_shard(work: tuple) -> tuple[pa.Table, dict]:
     return table, {"cpu_s": cpu, "rows_in": both.num_rows, "ndjson_bytes": ndjson_bytes}
 
 
-def write_telemetry_from_raw(raw_dir: StoreDir | str | Path, dataset: StoreDir | str | Path, day: str, *,
-                             workers: int | None = None) -> StreamedDay:
-    """Both providers' stored fetch of ``day`` -> the deduplicated telemetry partition, shard by shard.
+class TelemetryFromRaw:
+    """Both providers' stored fetch of a day as deduplicated telemetry rows, shard by shard: the streamed day.
 
-    The providers must be stored with the same shard count. ``workers``: processes (None: one per CPU, at
-    most one per shard; 1: in this process). Any error (a bad raw file in any shard, in any worker)
-    raises with the same message as in process and publishes nothing: the previous partition stays.
+    ``tables()`` yields shard k's table for k in ``range(shards)``, computed by ``workers`` processes (None: one
+    per CPU, at most one per shard; 1: in this process); publish them with ``storage.publish.publish_shards``
+    (``shard_count=shards``) or append them to a ``partition_writer``. The providers must be stored with the
+    same shard count. A bad raw file in any shard, in any worker, raises with the same message as in process;
+    the caller's publish then publishes nothing. Counts and per-stage CPU seconds (gunzip, parse, normalize,
+    dedup and hand-over, summed over the workers) fill in as the tables are consumed.
     """
-    motive, samsara = read_raw(raw_dir, "motive", day), read_raw(raw_dir, "samsara", day)
-    shards = motive.shards
-    if samsara.shards != shards:
-        raise ValueError(f"motive and samsara fetches of {day} are stored in {shards} and {samsara.shards} shards; "
-                         "re-fetch one so both match")
-    workers = worker_count(shards, workers)
-    vehicles = motive_vehicles_table(motive.read("vehicles"))
-    units = motive.manifest.get("units")
-    cpu = dict.fromkeys(("gunzip", "parse", "normalize", "dedup", "hand_over", "write"), 0.0)
-    rows_in = ndjson_bytes = 0
-    with partition_writer(dataset, day, TELEMETRY_SCHEMA) as out, spill_dir(workers) as spill:
-        work = ((day, vehicles, units, {"locations": motive.shard_gz("locations", k), "stats": samsara.shard_gz("stats", k),
-                                        "assignments": samsara.shard_gz("assignments", k)}, spill) for k in range(shards))
-        with contextlib.closing(ordered_map(_telemetry_shard, work, workers)) as results:
-            for k, (table, stats) in enumerate(results):
-                start = time.process_time()
-                out.write(taken(table), shard=k, shards=shards)
-                cpu["write"] += time.process_time() - start
-                for stage, seconds in stats["cpu_s"].items():
-                    cpu[stage] += seconds
-                rows_in += stats["rows_in"]
-                ndjson_bytes += stats["ndjson_bytes"]
-        start = time.process_time()
-    cpu["write"] += time.process_time() - start  # closing the file and the publish
-    return StreamedDay(out.result, shards, workers, rows_in, out.result.rows, ndjson_bytes, cpu)
+
+    def __init__(self, raw_dir: StoreDir | str | Path, day: str, *, workers: int | None = None):
+        self.day = day
+        self.motive, self.samsara = read_raw(raw_dir, "motive", day), read_raw(raw_dir, "samsara", day)
+        self.shards = self.motive.shards
+        if self.samsara.shards != self.shards:
+            raise ValueError(f"motive and samsara fetches of {day} are stored in {self.shards} and "
+                             f"{self.samsara.shards} shards; re-fetch one so both match")
+        self.workers = worker_count(self.shards, workers)
+        self.rows_in = self.ndjson_bytes = 0
+        self.cpu_s = dict.fromkeys(("gunzip", "parse", "normalize", "dedup", "hand_over"), 0.0)
+
+    def tables(self) -> Iterator[pa.Table]:
+        """Close it when stopping early (``contextlib.closing``): that ends the worker processes at once."""
+        vehicles = motive_vehicles_table(self.motive.read("vehicles"))
+        units = self.motive.manifest.get("units")
+        with spill_dir(self.workers) as spill:
+            work = ((self.day, vehicles, units, {"locations": self.motive.shard_gz("locations", k),
+                                                 "stats": self.samsara.shard_gz("stats", k),
+                                                 "assignments": self.samsara.shard_gz("assignments", k)}, spill)
+                    for k in range(self.shards))
+            with contextlib.closing(ordered_map(_telemetry_shard, work, self.workers)) as results:
+                for table, stats in results:
+                    for stage, seconds in stats["cpu_s"].items():
+                        self.cpu_s[stage] += seconds
+                    self.rows_in += stats["rows_in"]
+                    self.ndjson_bytes += stats["ndjson_bytes"]
+                    yield taken(table)

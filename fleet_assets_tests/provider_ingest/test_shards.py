@@ -9,6 +9,7 @@ not in the vehicle list. Many shards (dozens, a few vehicles each), different co
 edge source written without shards exercise how telemetry lines sources up.
 """
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -18,12 +19,14 @@ import pytest
 
 from fleet_assets.provider_ingest.assets import normalized_motive, normalized_samsara, telemetry
 from fleet_assets.provider_ingest.fetch import motive_raw_files, samsara_raw_files
-from fleet_assets.provider_ingest.normalize import write_telemetry_from_raw
+from fleet_assets.provider_ingest.normalize import TelemetryFromRaw
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.parquet_partitions import open_partition, read_partition, shard_row_groups, write_partition
+from fleet_assets.storage.publish import publish_shards
 from fleet_assets.storage.raw_store import read_raw, write_raw
 from fleet_assets.transforms import dedup_telemetry, normalize_motive, normalize_samsara
 from fleet_assets.transforms.errors import MalformedRecordsError
+from fleet_assets.transforms.rules import DATASET_RULES
 from fleet_assets.transforms.motive import motive_locations_table
 from fleet_assets.transforms.wire import motive_location_records, records_to_ndjson
 from fleet_assets.warehouse.resources import FleetStorage
@@ -164,18 +167,28 @@ def motive_location_records_table(locations: list[dict]) -> pa.Table:
     return motive_locations_table(records_to_ndjson(locations))
 
 
+def _publish_streamed(storage: FleetStorage, dataset: str, workers: int) -> TelemetryFromRaw:
+    """The streamed day published the product's way: rules per shard, one atomic publish, read back."""
+    streamed = TelemetryFromRaw(storage.raw_dir, DAY, workers=workers)
+    with contextlib.closing(streamed.tables()) as tables:
+        published = publish_shards(storage.dataset(dataset), DAY, tables, DATASET_RULES["telemetry"],
+                                   schema=TELEMETRY_SCHEMA, shard_count=streamed.shards)
+    assert all(ok for ok, _ in published.checks.values()), published.checks
+    return streamed
+
+
 def test_streamed_day_in_worker_processes_equals_in_process_and_the_whole_day(tmp_path):
     storage = FleetStorage(data_dir=str(tmp_path / "day"))
     _store_raw(storage, 40, 60)
     assert read_raw(storage.raw_dir, "motive", DAY).shards == read_raw(storage.raw_dir, "samsara", DAY).shards == 16
-    parallel = write_telemetry_from_raw(storage.raw_dir, storage.dataset("parallel"), DAY, workers=2)
-    in_process = write_telemetry_from_raw(storage.raw_dir, storage.dataset("in_process"), DAY, workers=1)
+    parallel = _publish_streamed(storage, "parallel", workers=2)
+    in_process = _publish_streamed(storage, "in_process", workers=1)
     assert (parallel.workers, in_process.workers, parallel.shards) == (2, 1, 16)
     a, b = read_partition(storage.dataset("parallel"), DAY), read_partition(storage.dataset("in_process"), DAY)
     assert a.equals(b)  # same rows, same order (shard-major), same types
     whole = _whole_day_telemetry()
     assert whole.num_rows > 500 and _sorted(a) == _sorted(whole)
-    assert parallel.rows_out == whole.num_rows and parallel.rows_in > parallel.rows_out  # repeated points dropped
+    assert parallel.rows_in > whole.num_rows and parallel.rows_in == in_process.rows_in  # repeated points dropped
     stamps = set(a["timestamp"].to_pylist())
     assert {T0, T0 + timedelta(days=1) - timedelta(milliseconds=1)} <= stamps  # midnight edges kept
     assert not {T0 - timedelta(seconds=1), T0 + timedelta(days=1)} & stamps  # ... and the day's bounds hold
@@ -190,14 +203,14 @@ def _files(root) -> dict[str, bytes]:
 def test_a_bad_shard_in_a_worker_fails_as_in_process_and_publishes_nothing(tmp_path):
     storage = FleetStorage(data_dir=str(tmp_path / "day"))
     _store_raw(storage, 40, 60)
-    write_telemetry_from_raw(storage.raw_dir, storage.dataset("telemetry"), DAY, workers=2)
+    _publish_streamed(storage, "telemetry", workers=2)
     _store_raw(storage, 40, 60, corrupt="stats_0007")  # a shard in the middle of the day
     root = storage.dataset("telemetry").local_path
     before, children = _files(root), {p.pid for p in psutil.Process().children(recursive=True)}
     messages = []
     for workers in (1, 2):
         with pytest.raises(MalformedRecordsError) as raised:
-            write_telemetry_from_raw(storage.raw_dir, storage.dataset("telemetry"), DAY, workers=workers)
+            _publish_streamed(storage, "telemetry", workers=workers)
         messages.append(str(raised.value))
     assert messages[0] == messages[1] and messages[0].startswith("malformed samsara stats history records:"), messages
     assert _files(root) == before  # the previous partition byte-identical, no staging file left
