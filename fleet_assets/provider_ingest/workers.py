@@ -22,7 +22,7 @@ removed when the day ends, also on failure.
 A worker's exception is re-raised by the iterator for that shard (same type and
 message as in process); closing the iterator (or an exception in the caller)
 cancels what has not started and waits for the workers to exit, so no worker
-outlives the call.
+outlives the call; a worker whose caller was killed exits on its own.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import ctypes
 import multiprocessing
 import os
 import tempfile
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +44,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 
+PARENT_POLL_S = 0.5
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -63,10 +66,19 @@ def worker_count(shards: int, setting: int | None = None) -> int:
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters (malloc.h)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     pa.set_cpu_count(1)  # one thread per process: DuckDB and take_rows follow Arrow's count
     pa.set_io_thread_count(1)
     _reuse_freed_memory()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker waiting for its next shard would wait forever once its parent is gone (SIGKILL, OOM kill):
+    the pool's pipes stay open in the worker itself. So it leaves within a second of being orphaned."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def _reuse_freed_memory() -> None:
@@ -99,7 +111,8 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Itera
     if workers <= 1:
         yield from map(fn, items)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                               initargs=(os.getpid(),))
     pending: deque[Future] = deque()
     try:
         for item in items:
