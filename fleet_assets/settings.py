@@ -117,3 +117,26 @@ def env_secret(name: str) -> str | None:
     """The secret in ``name`` (None if unset or empty): for a CLI, which has no EnvVar binding."""
     return _raw(name, None) or None
 
+
+
+# --- processing ----------------------------------------------------------------------------------
+SHARD_WORKERS_ENV = "FLEET_SHARD_WORKERS"
+
+
+def shard_workers(environ: Mapping[str, str] | None = None) -> int | None:
+    """Worker processes that normalize a day's shards in parallel (``FLEET_SHARD_WORKERS``).
+
+    None when unset: one per available CPU, at most one per shard. ``1`` keeps every shard in the
+    asset's own process (no worker processes). Each worker holds one shard (~1 GB at the default shard
+    size), so a pod needs about that much memory per worker.
+    """
+    raw = (_raw(SHARD_WORKERS_ENV, environ) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{SHARD_WORKERS_ENV} must be a whole number >= 1, got {raw!r}")
+    return value

@@ -66,6 +66,7 @@ def test_defaults_without_any_variable():
     assert settings.provider_credential("MOTIVE_API_KEY", {}) is None
     assert settings.provider_base_url("SAMSARA_BASE_URL", {}) is None
     assert not settings.is_set("MOTIVE_API_KEY", {})
+    assert settings.shard_workers({}) is None and settings.shard_workers({"FLEET_SHARD_WORKERS": " "}) is None
 
 
 def test_values_are_read_when_called(monkeypatch):
@@ -83,7 +84,16 @@ def test_values_are_read_when_called(monkeypatch):
 @pytest.mark.parametrize(("env", "message"), [
     ({"FLEET_LOOKBACK_DAYS": "0"}, "FLEET_LOOKBACK_DAYS must be >= 1, got '0'"),
     ({"FLEET_PARTITIONS_START": "2017-13-01"}, "FLEET_PARTITIONS_START must be a date YYYY-MM-DD, got '2017-13-01'"),
+    ({"FLEET_SHARD_WORKERS": "0"}, "FLEET_SHARD_WORKERS must be a whole number >= 1, got '0'"),
+    ({"FLEET_SHARD_WORKERS": "two"}, "FLEET_SHARD_WORKERS must be a whole number >= 1, got 'two'"),
 ])
 def test_bad_values_are_one_clear_error(env, message):
+    read = {"FLEET_LOOKBACK_DAYS": lambda: settings.lookback_days(environ=env),
+            "FLEET_SHARD_WORKERS": lambda: settings.shard_workers(env)}.get(next(iter(env)), lambda: settings.partitions_start(env))
     with pytest.raises(ValueError, match=message):
-        settings.lookback_days(environ=env) if "FLEET_LOOKBACK_DAYS" in env else settings.partitions_start(env)
+        read()
+
+
+def test_shard_workers_is_read_when_called(monkeypatch):
+    monkeypatch.setenv("FLEET_SHARD_WORKERS", "3")
+    assert settings.shard_workers() == 3

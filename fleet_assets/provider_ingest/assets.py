@@ -18,7 +18,8 @@ Days of any size: normalized_<p> reads its raw fetch shard by shard and
 telemetry combines its sources shard by shard (``transforms.shards``: a shard
 holds whole vehicle identities, so dedup and the joins are exact per shard);
 each publishes one Parquet file per day through ``publish_shards``, so memory
-is one shard's, readers see one ordinary Hive partition, and the Dagster
+is one shard's per process (normalized_<p> spreads its shards over worker processes,
+``FLEET_SHARD_WORKERS``, default one per CPU; see ``provider_ingest.workers``), readers see one ordinary Hive partition, and the Dagster
 checks report the day (per-shard results combined, cross-shard facts included).
 """
 
@@ -33,9 +34,11 @@ from fleet_assets.dataset_checks import check_results, check_specs
 from fleet_assets.partitions import daily_partitions
 from fleet_assets.provider_ingest.fetch import fetch_motive_day, fetch_samsara_day, open_client
 from fleet_assets.provider_ingest.metadata import LandedSummary, summary_markdown
-from fleet_assets.provider_ingest.normalize import normalize_provider_shards
+from fleet_assets.provider_ingest.normalize import NormalizedDay, normalize_provider_shards
+from fleet_assets.provider_ingest.workers import worker_count
 from fleet_assets.provider_ingest.pools import PROVIDER_POOLS
 from fleet_assets.schema import TELEMETRY_SCHEMA, conform
+from fleet_assets.settings import shard_workers
 from fleet_assets.storage.parquet_partitions import open_partition, shard_row_groups
 from fleet_assets.storage.publish import publish_shards
 from fleet_assets.storage.raw_store import read_raw, write_raw
@@ -155,23 +158,27 @@ def _normalized_asset(provider: str):
         raw = read_raw(storage.raw_dir, provider, day)
         counts: Counter = Counter()
 
-        def shards() -> Iterator[pa.Table]:
-            for k, result in enumerate(normalize_provider_shards(provider, raw, day)):
+        workers = worker_count(raw.shards, shard_workers())
+
+        def shards(results: Iterator[NormalizedDay]) -> Iterator[pa.Table]:
+            for k, result in enumerate(results):
                 counts.update(duplicates=result.duplicates, expected=result.raw_points_in_day,
                               raw_total=result.raw_points_total)
                 context.log.debug(f"{name} {day} shard {k}/{raw.shards}: {result.table.num_rows} rows")
                 yield result.table
 
-        materialized = _publish(
-            storage, name, day, shards(), raw.shards, counts,
-            count_check="row_count_matches_raw",
-            stages=[("raw points (fetch window)", "raw_total"), ("inside the day", "expected")],
-            sandbox=raw.manifest.get("sandbox"),  # absent in raw data fetched before it was recorded
-        )
+        with contextlib.closing(normalize_provider_shards(provider, raw, day, workers)) as results:  # pool ends here
+            materialized = _publish(
+                storage, name, day, shards(results), raw.shards, counts,
+                count_check="row_count_matches_raw",
+                stages=[("raw points (fetch window)", "raw_total"), ("inside the day", "expected")],
+                sandbox=raw.manifest.get("sandbox"),  # absent in raw data fetched before it was recorded
+                workers=workers,
+            )
         materialized.metadata.update(raw_points_total=counts["raw_total"],
                                      outside_day_dropped=counts["raw_total"] - counts["expected"])
         context.log.info(f"{name} {day}: {materialized.metadata['dagster/row_count']} rows in {raw.shards} shard(s) "
-                         f"({counts['duplicates']} duplicates dropped)")
+                         f"on {workers} process(es) ({counts['duplicates']} duplicates dropped)")
         return materialized
 
     return _asset

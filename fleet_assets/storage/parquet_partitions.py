@@ -43,7 +43,7 @@ from fleet_assets.storage.objects import StoreDir, as_dir, staged_file
 PART_FILE = "part-0.parquet"
 SHARDS_KEY = b"fleet.shards"  # Parquet key-value metadata: {"shards": N, "row_groups": {shard: [first, count]}}
 ROW_GROUP_ROWS = 1_000_000
-_WRITE_OPTIONS = dict(compression="zstd", use_dictionary=True, coerce_timestamps="us", allow_truncated_timestamps=False)
+_WRITE_OPTIONS = dict(compression="zstd", coerce_timestamps="us", allow_truncated_timestamps=False)
 _PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 Dataset = StoreDir | str | Path  # a dataset's StoreDir, or a local dataset directory
@@ -80,6 +80,20 @@ def partition_dir(dataset: Dataset, day: str | date) -> Path:
     return local / partition_dir_name(day)
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str] | bool:
+    """Columns worth Parquet dictionary pages: the flat string ones (ids, VINs, names, states).
+
+    Floats and timestamps are nearly all distinct, so their dictionaries overflow and fall back to plain
+    pages after being built: ~25% of the write's CPU for +0.4% file size at the 5M day (measured,
+    benchmarks/RESULTS.md). Pages are an encoding detail: readers see the same values either way.
+    Nested schemas keep dictionaries everywhere, as before.
+    """
+    if any(pa.types.is_nested(f.type) for f in schema):
+        return True
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+            or pa.types.is_binary(f.type) or pa.types.is_dictionary(f.type)]
+
+
 class PartitionWriter:
     """Appends tables/batches as row groups to one staging file (see :func:`partition_writer`)."""
 
@@ -94,7 +108,8 @@ class PartitionWriter:
     def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
         if self._writer is None:
             self._schema = self._schema or schema
-            self._writer = pq.ParquetWriter(self._path, self._schema, **_WRITE_OPTIONS)
+            self._writer = pq.ParquetWriter(self._path, self._schema, use_dictionary=_dictionary_columns(self._schema),
+                                            **_WRITE_OPTIONS)
         return self._writer
 
     def write(self, data: pa.Table | pa.RecordBatch, *, shard: int | None = None, shards: int | None = None) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from isal import igzip
+from isal import igzip, isal_zlib
 
 from fleet_assets.storage.objects import StoreDir, as_dir
 from fleet_assets.storage.parquet_partitions import partition_dir_name
@@ -64,20 +64,47 @@ class RawFetch:
 
     def read(self, name: str) -> bytes:
         """The decompressed NDJSON of one file (empty if the fetch has no such file)."""
+        return gunzip(self.read_gz(name))
+
+    def read_gz(self, name: str) -> bytes:
+        """The stored (gzip) bytes of one file, empty if the fetch has no such file: what a worker process
+        is handed (a few times smaller than the NDJSON; the store's client stays in the parent)."""
         if name not in self.names:
             return b""
         data = self.location.store.read(self.location.key(f"{name}{SUFFIX}"))
         if data is None:  # superseded and removed by a concurrent re-fetch of the same day
             raise RawDataMissingError(f"raw fetch {self.location.url} was replaced while reading; re-run")
-        return igzip.decompress(data)  # ISA-L: same bytes as gzip.decompress, ~1.6x less CPU (benchmarks/RESULTS.md)
+        return data
 
     def shard(self, name: str, shard: int) -> bytes:
         return self.read(shard_file(name, shard, self.shards))
+
+    def shard_gz(self, name: str, shard: int) -> bytes:
+        return self.read_gz(shard_file(name, shard, self.shards))
 
     @property
     def files(self) -> dict[str, bytes]:
         """Every file, decompressed (small days, tools and tests; normalisation reads shard by shard)."""
         return {name: self.read(name) for name in self.names}
+
+
+def gunzip(data: bytes) -> bytes:
+    """``gzip.decompress(data)``, through ISA-L (same bytes; benchmarks/RESULTS.md).
+
+    A stored file is one gzip member (``write_raw``), which ISA-L's zlib-style decompressor inflates
+    ~1.5x faster than ``igzip.decompress`` (its member loop copies the output again); anything after
+    the first member sends the file through ``igzip.decompress``, which reads every member.
+    """
+    if not data:
+        return b""
+    inflate = isal_zlib.decompressobj(wbits=31)
+    try:
+        out = inflate.decompress(data)
+    except isal_zlib.error:
+        out = None
+    if out is None or not inflate.eof or inflate.unused_data:
+        return igzip.decompress(data)  # several members, or damaged: the reference reader decides (and raises)
+    return out
 
 
 def raw_day(raw: StoreDir | str | Path, provider: str, day: str | date) -> StoreDir:

@@ -25,7 +25,6 @@ byte-identical Parquet files.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -140,7 +139,8 @@ def _winners(code: np.ndarray, ts: np.ndarray, rank: np.ndarray, ranks: int) -> 
 
 
 def take_rows(table: pa.Table, indices: np.ndarray) -> pa.Table:
-    """``table.take`` with one thread per column (Arrow's take is single-threaded; it releases the GIL).
+    """``table.take`` with one thread per column up to Arrow's CPU count (Arrow's take is single-threaded;
+    it releases the GIL).
 
     Columns are taken as they are, chunked or not: Arrow's chunked take is
     about as fast as a contiguous one and skips a full copy of the column
@@ -149,6 +149,9 @@ def take_rows(table: pa.Table, indices: np.ndarray) -> pa.Table:
     if len(indices) == table.num_rows and np.array_equal(indices, np.arange(table.num_rows)):
         return table
     idx = pa.array(indices)
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+    threads = min(8, pa.cpu_count())  # 1 in a shard worker process (one process per core already)
+    if threads == 1:
+        return table.take(idx)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         columns = list(pool.map(lambda col: col.take(idx), table.columns))
     return pa.Table.from_arrays(columns, schema=table.schema)

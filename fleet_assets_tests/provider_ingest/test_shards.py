@@ -9,17 +9,26 @@ not in the vehicle list. Many shards (dozens, a few vehicles each), different co
 edge source written without shards exercise how telemetry lines sources up.
 """
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import psutil
 import pyarrow as pa
+import pytest
 
 from fleet_assets.provider_ingest.assets import normalized_motive, normalized_samsara, telemetry
 from fleet_assets.provider_ingest.fetch import motive_raw_files, samsara_raw_files
+from fleet_assets.provider_ingest.normalize import TelemetryFromRaw
 from fleet_assets.schema import TELEMETRY_SCHEMA
 from fleet_assets.storage.parquet_partitions import open_partition, read_partition, shard_row_groups, write_partition
+from fleet_assets.storage.publish import publish_shards
 from fleet_assets.storage.raw_store import read_raw, write_raw
-from fleet_assets.transforms.wire import motive_location_records
+from fleet_assets.transforms import dedup_telemetry, normalize_motive, normalize_samsara
+from fleet_assets.transforms.errors import MalformedRecordsError
+from fleet_assets.transforms.rules import DATASET_RULES
+from fleet_assets.transforms.motive import motive_locations_table
+from fleet_assets.transforms.wire import motive_location_records, records_to_ndjson
 from fleet_assets.warehouse.resources import FleetStorage
 
 DAY = "2026-03-01"
@@ -77,14 +86,20 @@ def _edge_rows() -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TELEMETRY_SCHEMA)
 
 
-def _materialize(tmp_path, name, motive_rows, samsara_rows) -> tuple[FleetStorage, dg.ExecuteInProcessResult]:
-    storage = FleetStorage(data_dir=str(tmp_path / name))
+def _store_raw(storage: FleetStorage, motive_rows: int, samsara_rows: int, corrupt: str | None = None) -> None:
     vehicles, locations = _motive()
     files, shards = motive_raw_files(vehicles, locations, motive_rows)
     write_raw(storage.raw_dir, "motive", DAY, files, {"shards": shards, "units": "imperial"})
     stats, assignments = _samsara()
     files, shards = samsara_raw_files(stats, assignments, samsara_rows)
+    if corrupt:
+        files[corrupt] = b'{"id": "s1", "gps": [{"time": "2026-03-01T00:00:00Z", "latitude": 1.0,\n'  # cut off mid-record
     write_raw(storage.raw_dir, "samsara", DAY, files, {"shards": shards})
+
+
+def _materialize(tmp_path, name, motive_rows, samsara_rows) -> tuple[FleetStorage, dg.ExecuteInProcessResult]:
+    storage = FleetStorage(data_dir=str(tmp_path / name))
+    _store_raw(storage, motive_rows, samsara_rows)
     write_partition(storage.dataset("normalized_edge"), DAY, _edge_rows())
     result = dg.materialize([normalized_motive, normalized_samsara, telemetry], partition_key=DAY, resources={"storage": storage})
     assert result.success
@@ -95,14 +110,21 @@ def _sorted(table: pa.Table) -> list[dict]:
     return table.sort_by([(c, "ascending") for c in table.column_names]).to_pylist()
 
 
-def test_sharded_day_equals_unsharded_day(tmp_path):
+def test_sharded_day_equals_unsharded_day(tmp_path, monkeypatch):
     whole, whole_result = _materialize(tmp_path, "whole", 10**9, 10**9)
+    monkeypatch.setenv("FLEET_SHARD_WORKERS", "1")  # every shard in the asset's process
+    in_process, in_process_result = _materialize(tmp_path, "in-process", 40, 16)
+    monkeypatch.setenv("FLEET_SHARD_WORKERS", "2")  # shards in two worker processes
     split, split_result = _materialize(tmp_path, "split", 40, 16)
     assert read_raw(whole.raw_dir, "samsara", DAY).shards == 1 and read_raw(whole.raw_dir, "motive", DAY).shards == 1
     assert read_raw(split.raw_dir, "samsara", DAY).shards == 64 and read_raw(split.raw_dir, "motive", DAY).shards == 16
+    workers = [r.asset_materializations_for_node("normalized_samsara")[0].metadata["workers"].value
+               for r in (whole_result, in_process_result, split_result)]
+    assert workers == [1, 1, 2]
     for name in ("normalized_motive", "normalized_samsara", "telemetry"):
         a, b = read_partition(whole.dataset(name), DAY), read_partition(split.dataset(name), DAY)
         assert a.num_rows > 100 and _sorted(a) == _sorted(b), name
+        assert read_partition(in_process.dataset(name), DAY).equals(b), name  # same rows in the same order
     with open_partition(split.dataset("telemetry"), DAY) as pf:
         assert shard_row_groups(pf)[0] == 64  # the largest source's count; motive's 16 shards are split further
     for result in (whole_result, split_result):
@@ -130,3 +152,66 @@ def test_sharded_day_equals_unsharded_day(tmp_path):
     assert {r["provider"] for r in tele if r["vin"] == "CROSSVIN000000002"} == {"samsara", "motive"}
     assert {r["provider"] for r in at_edges if r["vin"] == "MVIN0000000000001"} == {"motive"}  # edge rows lost the tie
     assert sum(r["provider_vehicle_id"] == "car-2" for r in tele) == 4
+
+
+def _whole_day_telemetry() -> pa.Table:
+    """The reference: both providers' whole day normalized and deduplicated in one piece."""
+    vehicles, locations = _motive()
+    stats, assignments = _samsara()
+    both = pa.concat_tables([normalize_motive(vehicles, motive_location_records_table(locations), DAY, units="imperial"),
+                             normalize_samsara(stats, assignments, DAY)])
+    return dedup_telemetry(both).table
+
+
+def motive_location_records_table(locations: list[dict]) -> pa.Table:
+    return motive_locations_table(records_to_ndjson(locations))
+
+
+def _publish_streamed(storage: FleetStorage, dataset: str, workers: int) -> TelemetryFromRaw:
+    """The streamed day published the product's way: rules per shard, one atomic publish, read back."""
+    streamed = TelemetryFromRaw(storage.raw_dir, DAY, workers=workers)
+    with contextlib.closing(streamed.tables()) as tables:
+        published = publish_shards(storage.dataset(dataset), DAY, tables, DATASET_RULES["telemetry"],
+                                   schema=TELEMETRY_SCHEMA, shard_count=streamed.shards)
+    assert all(ok for ok, _ in published.checks.values()), published.checks
+    return streamed
+
+
+def test_streamed_day_in_worker_processes_equals_in_process_and_the_whole_day(tmp_path):
+    storage = FleetStorage(data_dir=str(tmp_path / "day"))
+    _store_raw(storage, 40, 60)
+    assert read_raw(storage.raw_dir, "motive", DAY).shards == read_raw(storage.raw_dir, "samsara", DAY).shards == 16
+    parallel = _publish_streamed(storage, "parallel", workers=2)
+    in_process = _publish_streamed(storage, "in_process", workers=1)
+    assert (parallel.workers, in_process.workers, parallel.shards) == (2, 1, 16)
+    a, b = read_partition(storage.dataset("parallel"), DAY), read_partition(storage.dataset("in_process"), DAY)
+    assert a.equals(b)  # same rows, same order (shard-major), same types
+    whole = _whole_day_telemetry()
+    assert whole.num_rows > 500 and _sorted(a) == _sorted(whole)
+    assert parallel.rows_in > whole.num_rows and parallel.rows_in == in_process.rows_in  # repeated points dropped
+    stamps = set(a["timestamp"].to_pylist())
+    assert {T0, T0 + timedelta(days=1) - timedelta(milliseconds=1)} <= stamps  # midnight edges kept
+    assert not {T0 - timedelta(seconds=1), T0 + timedelta(days=1)} & stamps  # ... and the day's bounds hold
+    with open_partition(storage.dataset("parallel"), DAY) as pf:
+        assert shard_row_groups(pf)[0] == 16
+
+
+def _files(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_bad_shard_in_a_worker_fails_as_in_process_and_publishes_nothing(tmp_path):
+    storage = FleetStorage(data_dir=str(tmp_path / "day"))
+    _store_raw(storage, 40, 60)
+    _publish_streamed(storage, "telemetry", workers=2)
+    _store_raw(storage, 40, 60, corrupt="stats_0007")  # a shard in the middle of the day
+    root = storage.dataset("telemetry").local_path
+    before, children = _files(root), {p.pid for p in psutil.Process().children(recursive=True)}
+    messages = []
+    for workers in (1, 2):
+        with pytest.raises(MalformedRecordsError) as raised:
+            _publish_streamed(storage, "telemetry", workers=workers)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1] and messages[0].startswith("malformed samsara stats history records:"), messages
+    assert _files(root) == before  # the previous partition byte-identical, no staging file left
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= children  # no worker outlives the call
