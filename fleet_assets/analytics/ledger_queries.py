@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fleet_assets.analytics.batching import Batch, Item
 from fleet_assets.analytics.identity import VehicleIds
 
@@ -166,6 +168,36 @@ class Ledger(ABC):
             "UNION ALL SELECT fingerprint FROM dead_letters WHERE endpoint = $1 AND partition_key = $2 "
             "AND kind = $3", [self.endpoint, partition_key, kind])
         return {r[0] for r in rows}
+
+    def resolved_kinds(self, partition_key: str) -> set[str]:
+        """The kinds of which the day has anything acknowledged or dead-lettered (a fresh day: none)."""
+        rows = self._rows("SELECT DISTINCT kind FROM upload_records WHERE endpoint = $1 AND partition_key = $2 "
+                          "UNION SELECT DISTINCT kind FROM dead_letters WHERE endpoint = $1 AND partition_key = $2",
+                          [self.endpoint, partition_key])
+        return {r[0] for r in rows}
+
+    def resolved_among(self, partition_key: str, kind: str, fingerprints: np.ndarray) -> np.ndarray:
+        """Which of ``fingerprints`` (one shard's records) are acknowledged or dead-lettered, sorted.
+
+        Why not ``resolved_fingerprints``: a day of ~10^8 records holds ~10^8 acked fingerprints (GBs as a
+        set); asking per shard keeps the answer within the shard's records, whatever the day's size.
+        """
+        if not len(fingerprints):
+            return np.empty(0, np.int64)
+        sql = ("SELECT DISTINCT fingerprint FROM (SELECT fingerprint FROM upload_records WHERE endpoint = $1 "
+               "AND partition_key = $2 AND kind = $3 UNION ALL SELECT fingerprint FROM dead_letters "
+               "WHERE endpoint = $1 AND partition_key = $2 AND kind = $3) AS resolved "
+               "WHERE fingerprint IN (SELECT fingerprint FROM {candidates})")
+        with self._connect() as con:
+            rows = self._select_among(con, sql, [self.endpoint, partition_key, kind],
+                                      np.asarray(fingerprints, np.int64))
+        return np.sort(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+
+    def _select_among(self, con: Any, sql: str, params: list, fingerprints: np.ndarray) -> list[tuple]:
+        """``sql`` with ``{candidates}`` as a relation of ``fingerprints`` (column ``fingerprint``): an array
+        parameter here (PostgreSQL); the DuckDB ledger registers an Arrow table instead (faster to bind)."""
+        return con.execute(sql.format(candidates="unnest($4::BIGINT[]) AS candidates(fingerprint)"),
+                           [*params, fingerprints.tolist()]).fetchall()
 
     def record_batch(self, batch: Batch, acked: list[Item], dead: list[tuple[Item, str]],
                      complete: bool = True) -> None:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import duckdb
+import numpy as np
 import psycopg
 import pytest
 
@@ -42,6 +43,10 @@ def test_a_batch_whose_commit_fails_records_nothing_then_commits_whole(ledger_st
     ledger.record_batch(batch, batch.items[:4999], [(batch.items[4999], "rejected")])
     assert ledger.completed_batch_ids(DAY) == {batch.batch_id}
     assert ledger.resolved_fingerprints(DAY, "gps") == set(range(5000))
+    # one shard's question: which of ITS fingerprints are resolved (acked 4998, dead-lettered 4999; not 7000)
+    assert ledger.resolved_among(DAY, "gps", np.array([7000, 4999, 3, 4998, 3])).tolist() == [3, 4998, 4999]
+    assert ledger.resolved_among(DAY, "signal", np.array([3])).tolist() == []
+    assert ledger.resolved_kinds(DAY) == {"gps"} and ledger.resolved_kinds("2025-06-02") == set()
     assert ledger.position(DAY) == type(ledger.position(DAY))(1, 4999, 1)
     assert [r["fingerprint"] for r in ledger.dead_letter_rows(DAY)] == [4999]
     assert ledger.requeue_dead_letters(DAY) == 1 and ledger.position(DAY).dead_lettered == 0
