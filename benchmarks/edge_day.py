@@ -297,6 +297,7 @@ def upload_stage(args, ours: Path, baseline_path: str, results: dict) -> None:
             stats = server.stats()  # exactly-once, seen from the backend: rows stored, re-deliveries absorbed
             results[name]["stored"] = sum(stats["stored"].values())
             results[name]["duplicate_deliveries"] = sum(stats["duplicate_deliveries"].values())
+            results[name]["backend_busy_s"] = stats["busy_seconds"]  # the backend's share of the elapsed time
             print(f"{name} {json.dumps(results[name])[:2000]}", flush=True)
         finally:
             server.stop()
