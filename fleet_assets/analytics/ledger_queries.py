@@ -68,6 +68,7 @@ class Ledger(ABC):
 
     endpoint: str
     path: Path | None = None  # the ledger file, when the ledger is one
+    position_part_rows: int | None = None  # see ``_acked_records``; None: one DISTINCT (the server spills)
 
     @property
     @abstractmethod
@@ -227,11 +228,28 @@ class Ledger(ABC):
 
     def position(self, partition_key: str) -> LedgerPosition:
         with self._connect() as con:  # one critical section for the three counts
-            records, = con.execute("SELECT count(*) FROM (SELECT DISTINCT kind, fingerprint FROM upload_records "
-                                   "WHERE endpoint = $1 AND partition_key = $2) AS acked",
-                                   [self.endpoint, partition_key]).fetchone()
-            return LedgerPosition(self._count(con, "upload_batches", partition_key), records,
+            return LedgerPosition(self._count(con, "upload_batches", partition_key),
+                                  self._acked_records(con, partition_key),
                                   self._count(con, "dead_letters", partition_key))
+
+    def _acked_records(self, con: Any, partition_key: str) -> int:
+        """Distinct (kind, fingerprint) acked for the day; past ``position_part_rows`` rows counted by fingerprint
+        range (disjoint ranges: the sum is exact), so one DISTINCT never holds more than a part."""
+        parts = 1
+        if self.position_part_rows:
+            parts = max(1, -(-self._count(con, "upload_records", partition_key) // self.position_part_rows))
+        bounds = [None, *(-2**63 + 2**64 * i // parts for i in range(1, parts)), None]
+        total = 0
+        for low, high in zip(bounds, bounds[1:]):
+            params: list[Any] = [self.endpoint, partition_key]
+            where = "endpoint = $1 AND partition_key = $2"
+            for op, bound in ((">=", low), ("<", high)):
+                if bound is not None:
+                    params.append(bound)
+                    where += f" AND fingerprint {op} ${len(params)}"
+            total += con.execute("SELECT count(*) FROM (SELECT DISTINCT kind, fingerprint FROM upload_records "  # noqa: S608
+                                 f"WHERE {where}) AS acked", params).fetchone()[0]
+        return total
 
     def requeue_dead_letters(self, partition_key: str) -> int:
         """Forget the partition's dead letters so the next upload sends them again (after a backend fix)."""

@@ -14,9 +14,11 @@ import numpy as np
 import psycopg
 import pytest
 
+from fleet_assets.analytics import ledger as ledger_module
 from fleet_assets.analytics.assets import analytics_upload
 from fleet_assets.analytics.batching import Batch, Item
 from fleet_assets.analytics.identity import VehicleIds
+from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.ledger_postgres import COMPONENT, SCHEMA_STEPS, url_label
 from fleet_assets.analytics.resources import AnalyticsResource
 from fleet_assets.state.postgres import StateError
@@ -181,3 +183,19 @@ def test_asset_with_an_unreachable_state_database_fails_with_the_same_message(st
     assert "cannot connect to PostgreSQL at FLEET_STATE_URL=postgresql://fleet:***@127.0.0.1" in error.message
     assert "s3cret" not in str(error.to_string())
     assert sum(backend.requests.values()) == 0 and _files(storage.root) == before
+
+
+def test_embedded_position_of_a_day_past_the_memory_limit_is_counted_in_parts(tmp_path, monkeypatch):
+    """One DISTINCT over a 20M-event day's ~10^8 acks ran out of DuckDB's memory limit at the end of the upload
+    (after every record was delivered); the same failure, scaled down: 8 MB and 600k acks. Failed before the fix."""
+    monkeypatch.setattr(ledger_module, "MEMORY_LIMIT", "8MB")
+    monkeypatch.setattr(UploadLedger, "position_part_rows", 100_000)
+    ledger = UploadLedger(tmp_path / "ledger.duckdb", "http://backend/graphql")
+    ledger.ensure()
+    with ledger._connect() as con:  # 300k signal acks, the same 300k fingerprints as gps, one re-recorded ack
+        con.execute("INSERT INTO upload_records SELECT $1, $2, kind, (hash(i)::HUGEINT - 9223372036854775808)::BIGINT, 'b', now() "
+                    "FROM range(300000) t(i), (VALUES ('signal'), ('gps')) k(kind)", [ledger.endpoint, DAY])
+        con.execute("INSERT INTO upload_records SELECT endpoint, partition_key, kind, fingerprint, 'b2', acked_at "
+                    "FROM upload_records LIMIT 1")
+    assert ledger.position(DAY).acked_records == 600_000
+    ledger.close()
