@@ -235,12 +235,14 @@ def ensure_reference_venv(out_dir: Path, version: str) -> Path:
 class Server:
     """The sandbox backend in its own process (so neither client shares its GIL)."""
 
-    def __init__(self, fault_rate: float, seed: int, hang_seconds: float, source: str | None = None):
+    def __init__(self, fault_rate: float, seed: int, hang_seconds: float, source: str | None = None,
+                 store: Path | None = None):
         # ``source``: a directory holding another version's fleet_assets (a baseline's backend); cwd decides
-        # which fleet_assets ``-m`` imports
+        # which fleet_assets ``-m`` imports. ``store``: a SQLite file (bounded memory) instead of the memory store.
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleet_assets.analytics.sandbox.cli", "--port", "0", "--fault-rate",
-             str(fault_rate), "--seed", str(seed), "--hang-seconds", str(hang_seconds)],
+             str(fault_rate), "--seed", str(seed), "--hang-seconds", str(hang_seconds),
+             *(["--store", str(store)] if store else [])],
             cwd=source or REPO, stdout=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": source or str(REPO)})
         line = self.proc.stdout.readline()

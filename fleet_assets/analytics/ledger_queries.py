@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fleet_assets.analytics.batching import Batch, Item
 from fleet_assets.analytics.identity import VehicleIds
 
@@ -66,6 +68,7 @@ class Ledger(ABC):
 
     endpoint: str
     path: Path | None = None  # the ledger file, when the ledger is one
+    position_part_rows: int | None = None  # see ``_acked_records``; None: one DISTINCT (the server spills)
 
     @property
     @abstractmethod
@@ -167,6 +170,36 @@ class Ledger(ABC):
             "AND kind = $3", [self.endpoint, partition_key, kind])
         return {r[0] for r in rows}
 
+    def resolved_kinds(self, partition_key: str) -> set[str]:
+        """The kinds of which the day has anything acknowledged or dead-lettered (a fresh day: none)."""
+        rows = self._rows("SELECT DISTINCT kind FROM upload_records WHERE endpoint = $1 AND partition_key = $2 "
+                          "UNION SELECT DISTINCT kind FROM dead_letters WHERE endpoint = $1 AND partition_key = $2",
+                          [self.endpoint, partition_key])
+        return {r[0] for r in rows}
+
+    def resolved_among(self, partition_key: str, kind: str, fingerprints: np.ndarray) -> np.ndarray:
+        """Which of ``fingerprints`` (one shard's records) are acknowledged or dead-lettered, sorted.
+
+        Why not ``resolved_fingerprints``: a day of ~10^8 records holds ~10^8 acked fingerprints (GBs as a
+        set); asking per shard keeps the answer within the shard's records, whatever the day's size.
+        """
+        if not len(fingerprints):
+            return np.empty(0, np.int64)
+        sql = ("SELECT DISTINCT fingerprint FROM (SELECT fingerprint FROM upload_records WHERE endpoint = $1 "
+               "AND partition_key = $2 AND kind = $3 UNION ALL SELECT fingerprint FROM dead_letters "
+               "WHERE endpoint = $1 AND partition_key = $2 AND kind = $3) AS resolved "
+               "WHERE fingerprint IN (SELECT fingerprint FROM {candidates})")
+        with self._connect() as con:
+            rows = self._select_among(con, sql, [self.endpoint, partition_key, kind],
+                                      np.asarray(fingerprints, np.int64))
+        return np.sort(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+
+    def _select_among(self, con: Any, sql: str, params: list, fingerprints: np.ndarray) -> list[tuple]:
+        """``sql`` with ``{candidates}`` as a relation of ``fingerprints`` (column ``fingerprint``): an array
+        parameter here (PostgreSQL); the DuckDB ledger registers an Arrow table instead (faster to bind)."""
+        return con.execute(sql.format(candidates="unnest($4::BIGINT[]) AS candidates(fingerprint)"),
+                           [*params, fingerprints.tolist()]).fetchall()
+
     def record_batch(self, batch: Batch, acked: list[Item], dead: list[tuple[Item, str]],
                      complete: bool = True) -> None:
         """Record a resolved batch: acked fingerprints, dead letters and the batch row, atomically.
@@ -195,11 +228,28 @@ class Ledger(ABC):
 
     def position(self, partition_key: str) -> LedgerPosition:
         with self._connect() as con:  # one critical section for the three counts
-            records, = con.execute("SELECT count(*) FROM (SELECT DISTINCT kind, fingerprint FROM upload_records "
-                                   "WHERE endpoint = $1 AND partition_key = $2) AS acked",
-                                   [self.endpoint, partition_key]).fetchone()
-            return LedgerPosition(self._count(con, "upload_batches", partition_key), records,
+            return LedgerPosition(self._count(con, "upload_batches", partition_key),
+                                  self._acked_records(con, partition_key),
                                   self._count(con, "dead_letters", partition_key))
+
+    def _acked_records(self, con: Any, partition_key: str) -> int:
+        """Distinct (kind, fingerprint) acked for the day; past ``position_part_rows`` rows counted by fingerprint
+        range (disjoint ranges: the sum is exact), so one DISTINCT never holds more than a part."""
+        parts = 1
+        if self.position_part_rows:
+            parts = max(1, -(-self._count(con, "upload_records", partition_key) // self.position_part_rows))
+        bounds = [None, *(-2**63 + 2**64 * i // parts for i in range(1, parts)), None]
+        total = 0
+        for low, high in zip(bounds, bounds[1:]):
+            params: list[Any] = [self.endpoint, partition_key]
+            where = "endpoint = $1 AND partition_key = $2"
+            for op, bound in ((">=", low), ("<", high)):
+                if bound is not None:
+                    params.append(bound)
+                    where += f" AND fingerprint {op} ${len(params)}"
+            total += con.execute("SELECT count(*) FROM (SELECT DISTINCT kind, fingerprint FROM upload_records "  # noqa: S608
+                                 f"WHERE {where}) AS acked", params).fetchone()[0]
+        return total
 
     def requeue_dead_letters(self, partition_key: str) -> int:
         """Forget the partition's dead letters so the next upload sends them again (after a backend fix)."""

@@ -86,9 +86,10 @@ class UploadSettings(BaseModel):
                     "everything is not a day of bad records).")
     # A day is read, built and sent in shards of whole vehicles (analytics.day_shards): memory follows the shard,
     # not the day. An edge event becomes up to 6 signal records (~1.1 kB each while built, packed and sent):
-    # 100k rows peak at ~0.8 GB (benchmarks/RESULTS.md, "A day of edge events in bounded memory").
+    # 100k rows peak at ~0.8 GB (benchmarks/RESULTS.md, "A day of edge events in bounded memory"). Shard k+1
+    # is built while shard k is sent, so two shards are in memory: 50k rows each.
     shard_rows: int = Field(
-        default=100_000, ge=1, json_schema_extra=_meta("--shard-rows"),
+        default=50_000, ge=1, json_schema_extra=_meta("--shard-rows"),
         description="Input rows (telemetry + edge events + DTCs) per shard; a larger day is split by vehicle "
                     "and sent shard by shard.")
     # -- requests

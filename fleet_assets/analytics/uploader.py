@@ -32,7 +32,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -79,7 +79,7 @@ def build_records(partition_key: str, data: PartitionData) -> dict[str, pa.Table
 class _DayLedger:
     """What the ledger says about the day and the backend, read once per upload (one short session)."""
 
-    resolved: dict[str, np.ndarray]  # per kind: sorted fingerprints acknowledged or dead-lettered (8 B each)
+    resolved_kinds: set[str]  # kinds with anything acknowledged or dead-lettered (a shard asks which of its own)
     configs: dict  # cached configuration ids (VehicleIds -> id), updated as ids are created
     messages: dict[str, int]  # cached message ids, updated likewise
     stats_id_field: str | None = None  # probed once, when the first unsent network stats show up
@@ -87,7 +87,7 @@ class _DayLedger:
 
 @dataclass
 class _Prepared:
-    resolved: dict[str, np.ndarray]  # per kind: fingerprints the ledger acknowledged or dead-lettered
+    resolved_kinds: set[str]  # kinds of the day the ledger holds anything of (else nothing is asked per shard)
     built: dict[str, pa.Table]  # record tables built while resolving ids (the others are built later)
     configs: dict[str, int]
     messages: dict[str, int]
@@ -123,9 +123,16 @@ class PartitionUploader:
         self.log = logger or log
         self.ids = IdResolver(sender, ledger, settings, self.log)
 
-    def _pending(self, kind: str, table: pa.Table, prepared: _Prepared, report: UploadReport) -> pa.Table:
+    def _resolved(self, partition_key: str, kind: str, table: pa.Table, resolved_kinds: set[str]) -> np.ndarray:
+        """Sorted fingerprints of ``table`` (one shard's records of ``kind``) the ledger acked or dead-lettered."""
+        if kind not in resolved_kinds or not table.num_rows:
+            return np.empty(0, np.int64)
+        return self.ledger.resolved_among(partition_key, kind, table["fingerprint"].to_numpy())
+
+    def _pending(self, partition_key: str, kind: str, table: pa.Table, prepared: _Prepared,
+                 report: UploadReport) -> pa.Table:
         """Drop the records the ledger already resolved (acked or dead-lettered)."""
-        resolved = prepared.resolved[kind]
+        resolved = self._resolved(partition_key, kind, table, prepared.resolved_kinds)
         pending = table.filter(pa.array(~_is_in(table["fingerprint"], resolved))) if len(resolved) else table
         report.records_in_partition[kind] = report.records_in_partition.get(kind, 0) + table.num_rows
         report.already_acknowledged[kind] = (report.already_acknowledged.get(kind, 0)
@@ -134,9 +141,8 @@ class PartitionUploader:
 
     def _day_ledger(self, partition_key: str) -> _DayLedger:
         with self.ledger.session():  # one short critical section for every read
-            resolved = {kind: np.sort(np.fromiter(self.ledger.resolved_fingerprints(partition_key, kind), np.int64))
-                        for kind in KINDS}
-            return _DayLedger(resolved, self.ledger.configuration_ids(), self.ledger.message_ids())
+            return _DayLedger(self.ledger.resolved_kinds(partition_key), self.ledger.configuration_ids(),
+                              self.ledger.message_ids())
 
     def _prepare(self, partition_key: str, data: PartitionData, report: UploadReport,
                  day: _DayLedger | None = None) -> _Prepared:
@@ -148,7 +154,6 @@ class PartitionUploader:
         """
         records.check_inputs(data.telemetry, data.edge_events, data.edge_dtcs)
         day = day or self._day_ledger(partition_key)
-        resolved = day.resolved
         built = {kind: build_kind(partition_key, kind, data) for kind in ("gps", "network_stats")}
         vehicles = {key for kind in ("network_stats", "gps")
                     for key in pc.unique(built[kind]["vehicle_key"]).to_pylist()}
@@ -157,15 +162,16 @@ class PartitionUploader:
                                             records.has_dtc_items(data.edge_dtcs))
         messages = self.ids.messages(needed, day.messages, report)
         stats = built["network_stats"]
-        if day.stats_id_field is None and not _is_in(stats["fingerprint"], resolved["network_stats"]).all():
+        if day.stats_id_field is None and not _is_in(
+                stats["fingerprint"], self._resolved(partition_key, "network_stats", stats, day.resolved_kinds)).all():
             day.stats_id_field = self.ids.network_stats_id_field()
-        return _Prepared(resolved, built, configs, messages, day.stats_id_field)
+        return _Prepared(day.resolved_kinds, built, configs, messages, day.stats_id_field)
 
     def _pack_kind(self, partition_key: str, kind: str, data: PartitionData, prepared: _Prepared,
                    report: UploadReport) -> list[Batch]:
         """The pure half: one kind's records (pending only) → wire items → deterministic batches."""
         table = prepared.built.get(kind)
-        pending = self._pending(kind, table if table is not None else build_kind(partition_key, kind, data),
+        pending = self._pending(partition_key, kind, table if table is not None else build_kind(partition_key, kind, data),
                                 prepared, report)
         config_of, messages = prepared.configs.__getitem__, prepared.messages
         if kind == "gps":
@@ -244,29 +250,47 @@ class PartitionUploader:
         self.log.info("analytics %s: already acknowledged before this run %s", partition_key,
                       report.already_acknowledged)
 
+    def _start_shard(self, partition_key: str, shard: PartitionData | None, report: UploadReport, day: _DayLedger,
+                     packer: ThreadPoolExecutor) -> dict[str, Future] | None:
+        """Resolve the shard's ids (this thread: requests and ledger writes), then queue its kinds on ``packer``."""
+        if shard is None:
+            return None
+        t1 = time.perf_counter()
+        prepared = self._prepare(partition_key, shard, report, day)
+        report.seconds["ids"] = round(report.seconds.get("ids", 0.0) + time.perf_counter() - t1, 3)
+        return {kind: packer.submit(self._pack_kind, partition_key, kind, shard, prepared, report) for kind in KINDS}
+
     def _send_shards(self, partition_key: str, data: DayShards, report: UploadReport, delivery: BatchDelivery,
                      day: _DayLedger, senders: ThreadPoolExecutor) -> None:
-        for number, shard in enumerate(data):
-            t1 = time.perf_counter()
-            prepared = self._prepare(partition_key, shard, report, day)
-            t2 = time.perf_counter()
-            report.seconds["ids"] = round(report.seconds.get("ids", 0.0) + t2 - t1, 3)
-            # Building + packing kind k+1 (pure Python) overlaps with sending kind k; every ledger write
-            # stays on this thread, in order.
-            planned_before = report.batches_planned
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack") as packer:
-                futures = {kind: packer.submit(self._pack_kind, partition_key, kind, shard, prepared, report)
-                           for kind in KINDS}
+        """Send shard k while shard k+1 is built and packed (pure Python, one packer thread, in kind order).
+
+        Without the overlap, client and backend alternated: the packer built all of a shard's batches before
+        its first request, then idled while the backend worked. Two shards are in memory at a time (the
+        ``shard_rows`` default is sized for two). Every ledger write stays on this thread, in order.
+        """
+        shards = iter(data)
+        packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-pack")
+        try:
+            ahead = self._start_shard(partition_key, next(shards, None), report, day, packer)
+            number = 0
+            while ahead is not None:
+                futures, number = ahead, number + 1
+                ahead = self._start_shard(partition_key, next(shards, None), report, day, packer)
+                planned_before = report.batches_planned
                 try:
                     delivery.send_all(partition_key, futures, report, senders)
                 except AnalyticsSendError:
                     report.batches_planned = planned_before + sum(len(f.result()) for f in futures.values())
                     raise
-            if len(data) > 1:
-                self.log.info("analytics %s: shard %d/%d sent", partition_key, number + 1, len(data))
-            del shard, prepared, futures
-            if len(data) > 1:
-                gc.collect()  # the collector is paused for the upload; a shard's cyclic leftovers go here
+                if len(data) > 1:
+                    self.log.info("analytics %s: shard %d/%d sent", partition_key, number, len(data))
+                    del futures
+                    # The collector is paused for the upload; a shard's cyclic leftovers go here. Youngest
+                    # generation only: what was allocated since the last shard (a full pass walked the whole
+                    # heap each shard, ~0.5 s in a process that imported Dagster).
+                    gc.collect(0)
+        finally:
+            packer.shutdown(wait=True, cancel_futures=True)  # a failed run does not pack the shard ahead
 
 
 def _as_shards(data: PartitionData | DayShards) -> DayShards:

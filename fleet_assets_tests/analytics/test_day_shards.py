@@ -10,12 +10,13 @@ import pytest
 
 from fleet_assets.analytics.day_shards import stored_day
 from fleet_assets.analytics.ledger import UploadLedger
+from fleet_assets.analytics.ledger_queries import Ledger
 from fleet_assets.analytics.records import AnalyticsInputError
-from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport
-from fleet_assets.analytics.sender import GraphQLSender
+from fleet_assets.analytics.sandbox import AnalyticsSandbox, AnalyticsSandboxTransport, FaultPlan
+from fleet_assets.analytics.sender import GraphQLSender, RetryPolicy
 from fleet_assets.analytics.upload_report import UploadReport
 from fleet_assets.analytics.upload_settings import UploadSettings
-from fleet_assets.analytics.uploader import PartitionUploader
+from fleet_assets.analytics.uploader import PartitionUploader, UploadIncompleteError
 from fleet_assets.storage.parquet_partitions import write_partition
 
 from .conftest import DAY
@@ -53,3 +54,47 @@ def test_a_partition_missing_a_column_fails_before_anything_is_read(day, storage
     with pytest.raises(AnalyticsInputError, match=r"edge_events partition is missing columns \['rpm'\]"):
         with stored_day(storage.dataset, DAY, 400):
             pass
+
+
+def test_a_resumed_sharded_day_asks_the_ledger_per_shard_and_resends_nothing_acknowledged(
+        day, storage, write_day, run_upload, monkeypatch):
+    """Resume of a partly-sent day: the ledger is asked per shard (bounded by the shard, not the day's acks).
+
+    The PostgreSQL ledger answers the same question with the same SQL (test_ledger_stores)."""
+    write_day(day)
+    backend = AnalyticsSandbox()
+    commits = []
+
+    def stop_after_some(kind: str, records: int) -> None:  # the backend fails every request after 10 commits
+        commits.append(records)
+        if len(commits) == 10:
+            backend.faults = FaultPlan(http_500=1.0)
+
+    backend.on_commit = stop_after_some
+    with stored_day(storage.dataset, DAY, 400) as shards, pytest.raises(UploadIncompleteError):
+        run_upload(backend, shards, retry=RetryPolicy(2, 0.001, 0.002), max_points_per_request=500)
+    acked = run_upload.ledger().position(DAY).acked_records
+    assert acked == sum(commits) > 0 and acked < sum(day.expected.values())
+
+    answers: list[int] = []
+    among = Ledger.resolved_among
+
+    def spy(self, partition_key, kind, fingerprints):
+        found = among(self, partition_key, kind, fingerprints)
+        assert len(found) <= len(fingerprints)
+        answers.append(len(found))
+        return found
+
+    def whole_day(*_args):
+        raise AssertionError("the day's resolved fingerprints were loaded at once")
+
+    monkeypatch.setattr(Ledger, "resolved_among", spy)
+    monkeypatch.setattr(Ledger, "resolved_fingerprints", whole_day)
+    backend.faults, backend.on_commit = FaultPlan(), None
+    with stored_day(storage.dataset, DAY, 400) as shards:
+        assert len(shards) > 4
+        report = run_upload(backend, shards, max_points_per_request=500)
+    assert backend.stored_counts() == day.expected
+    assert sum(backend.duplicate_deliveries.values()) == 0  # nothing acknowledged was sent again
+    assert sum(report.already_acknowledged.values()) == acked
+    assert max(answers) < acked and sum(1 for found in answers if found) >= 2  # per shard, never the whole day

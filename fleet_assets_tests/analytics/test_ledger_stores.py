@@ -10,12 +10,15 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import duckdb
+import numpy as np
 import psycopg
 import pytest
 
+from fleet_assets.analytics import ledger as ledger_module
 from fleet_assets.analytics.assets import analytics_upload
 from fleet_assets.analytics.batching import Batch, Item
 from fleet_assets.analytics.identity import VehicleIds
+from fleet_assets.analytics.ledger import UploadLedger
 from fleet_assets.analytics.ledger_postgres import COMPONENT, SCHEMA_STEPS, url_label
 from fleet_assets.analytics.resources import AnalyticsResource
 from fleet_assets.state.postgres import StateError
@@ -42,6 +45,10 @@ def test_a_batch_whose_commit_fails_records_nothing_then_commits_whole(ledger_st
     ledger.record_batch(batch, batch.items[:4999], [(batch.items[4999], "rejected")])
     assert ledger.completed_batch_ids(DAY) == {batch.batch_id}
     assert ledger.resolved_fingerprints(DAY, "gps") == set(range(5000))
+    # one shard's question: which of ITS fingerprints are resolved (acked 4998, dead-lettered 4999; not 7000)
+    assert ledger.resolved_among(DAY, "gps", np.array([7000, 4999, 3, 4998, 3])).tolist() == [3, 4998, 4999]
+    assert ledger.resolved_among(DAY, "signal", np.array([3])).tolist() == []
+    assert ledger.resolved_kinds(DAY) == {"gps"} and ledger.resolved_kinds("2025-06-02") == set()
     assert ledger.position(DAY) == type(ledger.position(DAY))(1, 4999, 1)
     assert [r["fingerprint"] for r in ledger.dead_letter_rows(DAY)] == [4999]
     assert ledger.requeue_dead_letters(DAY) == 1 and ledger.position(DAY).dead_lettered == 0
@@ -176,3 +183,19 @@ def test_asset_with_an_unreachable_state_database_fails_with_the_same_message(st
     assert "cannot connect to PostgreSQL at FLEET_STATE_URL=postgresql://fleet:***@127.0.0.1" in error.message
     assert "s3cret" not in str(error.to_string())
     assert sum(backend.requests.values()) == 0 and _files(storage.root) == before
+
+
+def test_embedded_position_of_a_day_past_the_memory_limit_is_counted_in_parts(tmp_path, monkeypatch):
+    """One DISTINCT over a 20M-event day's ~10^8 acks ran out of DuckDB's memory limit at the end of the upload
+    (after every record was delivered); the same failure, scaled down: 8 MB and 600k acks. Failed before the fix."""
+    monkeypatch.setattr(ledger_module, "MEMORY_LIMIT", "8MB")
+    monkeypatch.setattr(UploadLedger, "position_part_rows", 100_000)
+    ledger = UploadLedger(tmp_path / "ledger.duckdb", "http://backend/graphql")
+    ledger.ensure()
+    with ledger._connect() as con:  # 300k signal acks, the same 300k fingerprints as gps, one re-recorded ack
+        con.execute("INSERT INTO upload_records SELECT $1, $2, kind, (hash(i)::HUGEINT - 9223372036854775808)::BIGINT, 'b', now() "
+                    "FROM range(300000) t(i), (VALUES ('signal'), ('gps')) k(kind)", [ledger.endpoint, DAY])
+        con.execute("INSERT INTO upload_records SELECT endpoint, partition_key, kind, fingerprint, 'b2', acked_at "
+                    "FROM upload_records LIMIT 1")
+    assert ledger.position(DAY).acked_records == 600_000
+    ledger.close()
